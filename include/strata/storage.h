@@ -1,0 +1,259 @@
+/*
+ * storage: the partition log. Kafka's on-disk layout (<log.dirs>/<topic>-<p>/,
+ * 20-digit segment files with .log/.index/.timeindex), record batches (magic v2)
+ * stored as they arrive, reads handed out as (fd, position, length) so the network
+ * layer can sendfile(2) them, crash recovery, retention, flush and checkpoints.
+ *
+ * Synchronous and single-threaded: every function runs on the caller's thread
+ * (the event loop) except the fsync work the log hands to a strata_executor_t.
+ * Nothing here includes uv.h.
+ *
+ * Invariants:
+ *  1. Offsets are contiguous from log_start_offset to log_end_offset across segments.
+ *  2. Every byte at a file position below a segment's size is a whole, CRC-valid
+ *     batch once recovery has run; nothing else is ever served.
+ *  3. A log that hit an I/O error is offline: every call returns STRATA_EOFFLINE.
+ */
+#ifndef STRATA_STORAGE_H
+#define STRATA_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strata/util.h"
+
+/* ---------------------------------------------------------------- executor */
+
+/*
+ * Runs blocking work off the loop. submit() runs work(arg) on a worker thread,
+ * then after(arg) back on the submitting (loop) thread. The server implements it
+ * with uv_queue_work; tests may run both inline.
+ */
+typedef struct strata_executor {
+    void (*submit)(void *ctx, void (*work)(void *arg), void (*after)(void *arg), void *arg);
+    void *ctx;
+} strata_executor_t;
+
+/** An executor that runs work and after immediately on the caller's thread (tests, tools). */
+extern const strata_executor_t strata_inline_executor;
+
+/* ---------------------------------------------------------------- config */
+
+typedef struct log_config {
+    int64_t segment_bytes;           /* log.segment.bytes, 1 GiB */
+    int64_t roll_ms;                 /* log.roll.ms, 7 days */
+    int32_t index_interval_bytes;    /* log.index.interval.bytes, 4096 */
+    int32_t index_size_max_bytes;    /* log.index.size.max.bytes, 10 MiB */
+    int64_t retention_ms;            /* log.retention.ms, 7 days; -1 = forever */
+    int64_t retention_bytes;         /* log.retention.bytes, -1 = unlimited */
+    int64_t flush_interval_messages; /* log.flush.interval.messages, INT64_MAX = never */
+    int64_t flush_interval_ms;       /* log.flush.interval.ms, INT64_MAX = never */
+    int32_t max_message_bytes;       /* message.max.bytes, 1048588 */
+    bool log_append_time;            /* log.message.timestamp.type=LogAppendTime */
+    int64_t file_delete_delay_ms;    /* log.segment.delete.delay.ms, 60000 */
+    /* Clock for retention and roll decisions; NULL = clock_wall_ms. Tests inject one. */
+    int64_t (*now_ms)(void *arg);
+    void *now_arg;
+} log_config_t;
+
+/** Kafka's defaults. */
+void log_config_default(log_config_t *cfg);
+
+/* ---------------------------------------------------------------- record batches */
+
+/* The fixed 61-byte header of a magic-2 record batch (README "Record batch v2"). */
+#define RB_HEADER_SIZE        61
+#define RB_OFF_BASE_OFFSET    0
+#define RB_OFF_LENGTH         8
+#define RB_OFF_LEADER_EPOCH   12
+#define RB_OFF_MAGIC          16
+#define RB_OFF_CRC            17
+#define RB_OFF_ATTRIBUTES     21
+#define RB_OFF_LAST_DELTA     23
+#define RB_OFF_BASE_TIMESTAMP 27
+#define RB_OFF_MAX_TIMESTAMP  35
+#define RB_OFF_PRODUCER_ID    43
+#define RB_OFF_PRODUCER_EPOCH 51
+#define RB_OFF_BASE_SEQUENCE  53
+#define RB_OFF_RECORD_COUNT   57
+#define RB_ATTR_COMPRESSION   0x07
+#define RB_ATTR_LOG_APPEND    0x08
+#define RB_ATTR_TRANSACTIONAL 0x10
+#define RB_ATTR_CONTROL       0x20
+
+typedef struct rb_header {
+    int64_t base_offset;
+    int32_t length; /* batch_length: bytes after the length field */
+    int32_t leader_epoch;
+    int8_t magic;
+    uint32_t crc;
+    int16_t attributes;
+    int32_t last_offset_delta;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int32_t record_count;
+} rb_header_t;
+
+/**
+ * Parses and validates the batch at data[0..avail): size fields, magic 2, CRC-32C
+ * over attributes..end, record count consistent with last_offset_delta.
+ * @returns the batch's total size (> 0), 0 when avail holds only part of a batch
+ * (truncated), or STRATA_ECORRUPT.
+ */
+long rb_parse(const uint8_t *data, size_t avail, rb_header_t *out);
+
+/* ---------------------------------------------------------------- the log */
+
+typedef struct log log_t;
+typedef struct seg seg_t;
+
+/* What an append did. */
+typedef struct log_append_info {
+    int64_t first_offset;    /* offset assigned to the first record */
+    int64_t last_offset;     /* offset of the last record */
+    int64_t log_append_time; /* broker time stamped in, or -1 (CreateTime) */
+    int64_t max_timestamp;
+    int32_t batch_count;
+    int64_t record_count;
+} log_append_info_t;
+
+/* A byte range of one segment file, for sendfile. Holds a reference to the segment
+ * (seg_keep) so retention cannot unlink it mid-send; release with log_slice_release. */
+typedef struct log_slice {
+    seg_t *seg;
+    int fd;
+    int64_t pos;
+    int64_t len; /* 0 = nothing to read (caught up) */
+} log_slice_t;
+
+typedef void (*log_flush_cb)(void *arg, int status, int64_t flushed_offset);
+
+/**
+ * Opens (creating if needed) the partition directory <dir>/<topic>-<partition>.
+ * Segments past recovery_point are scanned and truncated at the first bad batch,
+ * unless clean_shutdown says the last stop was clean. Missing or corrupt indexes
+ * are rebuilt. @returns 0 or a negative code; *out owned by the caller (log_close).
+ */
+int log_open(const char *dir, const char *topic, int32_t partition, const log_config_t *cfg,
+             const strata_executor_t *executor, int64_t recovery_point, bool clean_shutdown,
+             log_t **out);
+/** Closes files (no flush). NULL is a no-op. Outstanding slices keep their segments alive. */
+void log_close(log_t *log);
+
+/**
+ * Validates every batch in data[0..len) and appends them as the leader: assigns
+ * offsets from log_end_offset (rewriting base_offset in place), stamps leader_epoch,
+ * and with LogAppendTime sets max_timestamp and the attribute bit and recomputes the
+ * CRC. All-or-nothing: on any bad batch nothing is written.
+ * @returns 0, STRATA_ECORRUPT, STRATA_ETOO_LARGE, STRATA_EOFFLINE or -errno.
+ */
+int log_append(log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
+               log_append_info_t *info);
+/**
+ * Appends batches as a follower: offsets, epochs and timestamps are kept as they are;
+ * the first base offset must equal log_end_offset. Same validation as log_append.
+ */
+int log_append_replica(log_t *log, const uint8_t *data, size_t len, log_append_info_t *info);
+
+/**
+ * Finds the batches holding offsets from `offset` on, at most max_bytes (but always
+ * the whole first batch, KIP-74), not past batches whose last offset >= max_offset
+ * (the high watermark; INT64_MAX for no limit). The range lies in one segment.
+ * @returns 0 (out->len may be 0 when offset == the end), STRATA_EOFFSET_RANGE when
+ * offset is outside [log_start_offset, log_end_offset], STRATA_EOFFLINE.
+ */
+int log_read(log_t *log, int64_t offset, int64_t max_bytes, int64_t max_offset, log_slice_t *out);
+void log_slice_release(log_slice_t *slice);
+
+int64_t log_start_offset(const log_t *log);
+int64_t log_end_offset(const log_t *log); /* next offset to be assigned */
+int64_t log_size_bytes(const log_t *log);
+int64_t log_recovery_point(const log_t *log); /* everything below is on disk (fsynced) */
+int log_segment_count(const log_t *log);
+bool log_is_offline(const log_t *log);
+const char *log_dir_path(const log_t *log); /* the partition directory */
+const char *log_topic(const log_t *log);
+int32_t log_partition(const log_t *log);
+
+/**
+ * ListOffsets by time: the first offset whose batch max_timestamp >= ts.
+ * @returns 0 with *offset_out and *ts_out set, or STRATA_ENOTFOUND when no batch is late enough.
+ */
+int log_offset_for_time(log_t *log, int64_t ts, int64_t *offset_out, int64_t *ts_out);
+
+/** Starts a new segment at log_end_offset (trims the old segment's indexes). */
+int log_roll(log_t *log);
+/** Drops every offset >= offset (followers). */
+int log_truncate_to(log_t *log, int64_t offset);
+/** Deletes everything and restarts the log at new_start (follower far behind). */
+int log_truncate_fully_and_start_at(log_t *log, int64_t new_start);
+/** Closes the log and removes its directory. */
+int log_delete(log_t *log);
+
+/**
+ * Deletes whole segments older than retention_ms or beyond retention_bytes, never
+ * the active one: renamed to .deleted at once, unlinked on the executor.
+ * @returns the number of segments deleted, or a negative code.
+ */
+int log_apply_retention(log_t *log);
+/**
+ * Flushes everything appended so far: the fsyncs run on the executor, appends that
+ * arrive meanwhile join the next flush (group commit, one flush in flight). cb runs on
+ * the loop thread with the new recovery point. A failed fsync takes the log offline.
+ */
+int log_flush(log_t *log, log_flush_cb cb, void *arg);
+/** Flushes if log.flush.interval.messages/ms say so. Called after appends and by a timer. */
+void log_maybe_flush(log_t *log);
+/** Synchronous flush for shutdown (blocking; not on a live loop). */
+int log_flush_sync(log_t *log);
+
+/* ---------------------------------------------------------------- checkpoints */
+
+/*
+ * Kafka's checkpoint text format:
+ *   0\n<count>\n<topic> <partition> <offset>\n...
+ * written atomically (fs_atomic_replace).
+ */
+typedef struct ckpt_entry {
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+} ckpt_entry_t;
+
+int ckpt_write(const char *path, const ckpt_entry_t *entries, size_t n);
+/** @returns 0 (a missing file gives n = 0), or STRATA_ECORRUPT. Free with ckpt_free. */
+int ckpt_read(const char *path, ckpt_entry_t **entries, size_t *n);
+void ckpt_free(ckpt_entry_t *entries, size_t n);
+
+/* ---------------------------------------------------------------- log manager */
+
+/*
+ * Owns every log under log.dirs: discovers and opens partitions at start (recovery
+ * runs there), creates and deletes them, runs retention and flush from logmgr_tick,
+ * and keeps recovery-point-offset-checkpoint and log-start-offset-checkpoint.
+ */
+typedef struct logmgr logmgr_t;
+
+int logmgr_open(const char *const *dirs, size_t ndirs, const log_config_t *defaults,
+                const strata_executor_t *executor, logmgr_t **out);
+/** Writes checkpoints and the clean-shutdown marker after flushing every log. Blocking. */
+int logmgr_shutdown(logmgr_t *mgr);
+void logmgr_free(logmgr_t *mgr); /* closes logs without flushing (crash-like) */
+
+log_t *logmgr_get(logmgr_t *mgr, const char *topic, int32_t partition);
+/** Creates (or opens an existing) log. cfg NULL = the defaults. */
+int logmgr_create(logmgr_t *mgr, const char *topic, int32_t partition, const log_config_t *cfg,
+                  log_t **out);
+int logmgr_delete(logmgr_t *mgr, const char *topic, int32_t partition);
+/** Retention, time-based flush, checkpoint writing; call periodically from the loop. */
+void logmgr_tick(logmgr_t *mgr);
+/** Calls fn for every open log. */
+void logmgr_foreach(logmgr_t *mgr, void (*fn)(log_t *log, void *arg), void *arg);
+const char *logmgr_dir(const logmgr_t *mgr, size_t i);
+size_t logmgr_dir_count(const logmgr_t *mgr);
+
+#endif /* STRATA_STORAGE_H */

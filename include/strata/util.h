@@ -63,6 +63,19 @@ char *xstrndup(const char *s, size_t n);
 /** printf into a new string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---------------------------------------------------------------- arena */
+
+/*
+ * A bump allocator (nginx pool): a decoded request lives in one arena that is freed
+ * after its response is written. Allocations are 8-byte aligned and zeroed.
+ */
+typedef struct arena arena_t;
+arena_t *arena_new(size_t chunk_size); /* 0 = 16 KiB chunks */
+void arena_free(arena_t *a);           /* NULL is a no-op */
+void arena_reset(arena_t *a);          /* frees all allocations, keeps the first chunk */
+void *arena_alloc(arena_t *a, size_t n);
+char *arena_strndup(arena_t *a, const char *s, size_t n);
+
 /* ---------------------------------------------------------------- diagnostics (slog_) */
 
 typedef enum { SLOG_DEBUG = 0, SLOG_INFO = 1, SLOG_WARN = 2, SLOG_ERROR = 3 } slog_level_t;

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this and nothing else):
+#   1. install missing Debian packages, and kafkajs (npm ci) for the integration tests;
+#   2. RelWithDebInfo build in build/ and the format check;
+#   3. every ctest test in build/ (unit, integration, slow), two at a time;
+#   4. an ASan+UBSan build in build-asan/ and the unit tests there;
+#   5. the request-decoder fuzzer for a bounded time (scripts/fuzz.sh 60).
+# Every step runs even when an earlier independent one failed; the exit code is non-zero when any
+# step failed, and the closing lines list the failed steps.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+JOBS="$(nproc 2>/dev/null || echo 2)"
+FUZZ_SECONDS="${STRATA_FUZZ_SECONDS:-60}"
+failed=()
+passed=()
+
+step() { # step NAME COMMAND...: runs COMMAND, records the outcome under NAME.
+    local name="$1"
+    shift
+    echo "==> test.sh: $name" >&2
+    local start=$SECONDS
+    if "$@"; then
+        passed+=("$name")
+        echo "==> test.sh: $name: ok ($((SECONDS - start)) s)" >&2
+        return 0
+    fi
+    failed+=("$name")
+    echo "==> test.sh: $name: FAILED ($((SECONDS - start)) s)" >&2
+    return 1
+}
+
+finish() {
+    echo "==> test.sh: steps passed: ${passed[*]:-none}" >&2
+    if ((${#failed[@]})); then
+        echo "==> test.sh: steps FAILED: ${failed[*]}" >&2
+        exit 1
+    fi
+    echo "==> test.sh: all steps passed" >&2
+    exit 0
+}
+
+npm_ci() { # npm ci, skipped when node_modules already matches package-lock.json.
+    local dir="$ROOT/tests/integration"
+    if cmp -s "$dir/package-lock.json" "$dir/node_modules/.strata-lock-stamp" 2>/dev/null; then
+        return 0
+    fi
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) &&
+        cp "$dir/package-lock.json" "$dir/node_modules/.strata-lock-stamp"
+}
+
+build() { # build DIR CMAKE_ARGS...
+    local dir="$1"
+    shift
+    cmake -S "$ROOT" -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j"$JOBS"
+}
+
+step install-deps "$ROOT/scripts/install-deps.sh" || finish
+step npm-ci npm_ci || finish
+
+if step build build "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+    step format "$ROOT/scripts/format.sh" --check
+    # Unit tests, then integration and slow tests (each starts its own broker on its own port).
+    step ctest ctest --test-dir "$ROOT/build" -j2 --output-on-failure --timeout 600
+fi
+
+if step build-asan build "$ROOT/build-asan" -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON; then
+    step ctest-asan-unit env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        ctest --test-dir "$ROOT/build-asan" -L unit -j2 --output-on-failure --timeout 600
+fi
+
+step fuzz "$ROOT/scripts/fuzz.sh" "$FUZZ_SECONDS"
+
+finish

@@ -1,0 +1,301 @@
+/* Unit tests for replica/producer_state.c: Kafka's idempotent sequence rules and snapshots. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "strata/producer_state.h"
+#include "tmpdir.h"
+
+#define PID 4242
+
+/* Appends a batch of n records at the next offset, as the leader would after PST_OK. */
+static void append(pst_t *s, int64_t pid, int16_t epoch, int32_t first_seq, int32_t n,
+                   int64_t *next_offset) {
+    int32_t last = pst_last_seq(first_seq, n - 1);
+    assert_int_equal(pst_check(s, pid, epoch, first_seq, last, NULL), PST_OK);
+    pst_update(s, pid, epoch, first_seq, last, *next_offset, *next_offset + n - 1, 1000);
+    *next_offset += n;
+}
+
+static void test_pst_check_first_batch_any_sequence(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    /* no state: seq 0 and also a non-zero sequence are accepted (Kafka >= 2.5) */
+    assert_int_equal(pst_check(s, PID, 0, 0, 9, NULL), PST_OK);
+    assert_int_equal(pst_check(s, PID, 0, 17, 20, NULL), PST_OK);
+    int64_t off = 0;
+    append(s, PID, 0, 0, 10, &off);
+    const pst_entry_t *e = pst_get(s, PID);
+    assert_non_null(e);
+    assert_int_equal(e->epoch, 0);
+    assert_int_equal(e->nbatches, 1);
+    assert_int_equal(e->batches[0].last_seq, 9);
+    assert_int_equal(pst_map_end_offset(s), 10);
+    pst_free(s);
+}
+
+static void test_pst_check_next_in_sequence(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    int64_t off = 0;
+    append(s, PID, 0, 0, 3, &off);
+    append(s, PID, 0, 3, 1, &off);
+    append(s, PID, 0, 4, 5, &off);
+    assert_int_equal(pst_check(s, PID, 0, 9, 9, NULL), PST_OK);
+    pst_free(s);
+}
+
+static void test_pst_check_gap_out_of_order(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    int64_t off = 0;
+    append(s, PID, 0, 0, 3, &off);
+    assert_int_equal(pst_check(s, PID, 0, 4, 4, NULL), PST_OUT_OF_ORDER);
+    assert_int_equal(pst_check(s, PID, 0, 100, 101, NULL), PST_OUT_OF_ORDER);
+    /* a batch overlapping the last one without matching it exactly is out of order too */
+    assert_int_equal(pst_check(s, PID, 0, 1, 3, NULL), PST_OUT_OF_ORDER);
+    pst_free(s);
+}
+
+static void test_pst_check_duplicate_each_of_last_five(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    int64_t off = 100;
+    int32_t seq = 0;
+    for (int i = 0; i < 7; i++) {
+        append(s, PID, 0, seq, 2, &off);
+        seq += 2;
+    }
+    /* batches 2..6 are cached: seq 4-5 at offset 104 ... seq 12-13 at offset 112 */
+    for (int i = 2; i < 7; i++) {
+        pst_batch_t dup;
+        memset(&dup, 0, sizeof(dup));
+        assert_int_equal(pst_check(s, PID, 0, i * 2, i * 2 + 1, &dup), PST_DUPLICATE);
+        assert_int_equal(dup.first_offset, 100 + i * 2);
+        assert_int_equal(dup.last_offset, 100 + i * 2 + 1);
+    }
+    /* the 6th-newest batch is no longer cached: out of order, as in Kafka */
+    assert_int_equal(pst_check(s, PID, 0, 2, 3, NULL), PST_OUT_OF_ORDER);
+    assert_int_equal(pst_get(s, PID)->nbatches, PST_MAX_BATCHES);
+    pst_free(s);
+}
+
+static void test_pst_check_wrap_at_int32_max(void **state) {
+    (void)state;
+    assert_int_equal(pst_last_seq(INT32_MAX, 0), INT32_MAX);
+    assert_int_equal(pst_last_seq(INT32_MAX, 1), 0);
+    assert_int_equal(pst_last_seq(INT32_MAX - 1, 3), 1);
+    pst_t *s = pst_new("t-0");
+    int64_t off = 0;
+    append(s, PID, 0, INT32_MAX - 2, 3, &off); /* ends at INT32_MAX */
+    assert_int_equal(pst_get(s, PID)->batches[0].last_seq, INT32_MAX);
+    assert_int_equal(pst_check(s, PID, 0, 0, 4, NULL), PST_OK);
+    assert_int_equal(pst_check(s, PID, 0, 1, 4, NULL), PST_OUT_OF_ORDER);
+    /* a batch that itself wraps */
+    append(s, PID, 0, 0, 1, &off);
+    append(s, PID, 0, 1, 1, &off);
+    pst_t *s2 = pst_new("t-1");
+    off = 0;
+    append(s2, PID, 0, INT32_MAX - 1, 4, &off); /* seqs MAX-1, MAX, 0, 1 */
+    assert_int_equal(pst_get(s2, PID)->batches[0].last_seq, 1);
+    assert_int_equal(pst_check(s2, PID, 0, 2, 2, NULL), PST_OK);
+    assert_int_equal(pst_check(s2, PID, 0, INT32_MAX - 1, 1, NULL), PST_DUPLICATE);
+    pst_free(s2);
+    pst_free(s);
+}
+
+static void test_pst_check_old_epoch_invalid(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    int64_t off = 0;
+    append(s, PID, 3, 0, 2, &off);
+    assert_int_equal(pst_check(s, PID, 2, 2, 2, NULL), PST_INVALID_EPOCH);
+    /* even an exact repeat of a cached batch under an old epoch is fenced */
+    assert_int_equal(pst_check(s, PID, 2, 0, 1, NULL), PST_INVALID_EPOCH);
+    pst_free(s);
+}
+
+static void test_pst_check_new_epoch_starts_at_zero(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    int64_t off = 0;
+    append(s, PID, 0, 0, 5, &off);
+    assert_int_equal(pst_check(s, PID, 1, 5, 5, NULL), PST_OUT_OF_ORDER);
+    assert_int_equal(pst_check(s, PID, 1, 3, 3, NULL), PST_OUT_OF_ORDER);
+    append(s, PID, 1, 0, 1, &off);
+    const pst_entry_t *e = pst_get(s, PID);
+    assert_int_equal(e->epoch, 1);
+    assert_int_equal(e->nbatches, 1); /* the old epoch's batches are gone */
+    /* and the old epoch is now fenced */
+    assert_int_equal(pst_check(s, PID, 0, 5, 5, NULL), PST_INVALID_EPOCH);
+    pst_free(s);
+}
+
+static void test_pst_check_no_producer_id_always_ok(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    assert_int_equal(pst_check(s, -1, -1, -1, -1, NULL), PST_OK);
+    pst_update(s, -1, -1, -1, -1, 0, 0, 0);
+    assert_int_equal(pst_count(s), 0);
+    pst_free(s);
+}
+
+static void test_pst_producers_are_independent(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    int64_t off = 0;
+    append(s, 1, 0, 0, 2, &off);
+    append(s, 2, 0, 0, 2, &off);
+    append(s, 1, 0, 2, 2, &off);
+    assert_int_equal(pst_count(s), 2);
+    pst_batch_t dup;
+    assert_int_equal(pst_check(s, 2, 0, 0, 1, &dup), PST_DUPLICATE);
+    assert_int_equal(dup.first_offset, 2);
+    assert_int_equal(pst_check(s, 2, 0, 2, 3, NULL), PST_OK);
+    pst_free(s);
+}
+
+static void test_pst_expire_removes_idle_producers(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    pst_update(s, 1, 0, 0, 0, 0, 0, 1000);
+    pst_update(s, 2, 0, 0, 0, 1, 1, 5000);
+    assert_int_equal(pst_expire(s, 1000 + PST_DEFAULT_EXPIRATION_MS, PST_DEFAULT_EXPIRATION_MS), 1);
+    assert_null(pst_get(s, 1));
+    assert_non_null(pst_get(s, 2));
+    pst_free(s);
+}
+
+static void test_pst_truncate_to_drops_batches(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    int64_t off = 0;
+    append(s, 1, 0, 0, 2, &off); /* 0-1 */
+    append(s, 1, 0, 2, 2, &off); /* 2-3 */
+    append(s, 2, 0, 0, 2, &off); /* 4-5 */
+    pst_truncate_to(s, 2);
+    assert_int_equal(pst_get(s, 1)->nbatches, 1);
+    assert_null(pst_get(s, 2));
+    assert_int_equal(pst_map_end_offset(s), 2);
+    assert_int_equal(pst_check(s, 1, 0, 2, 3, NULL), PST_OK);
+    pst_free(s);
+}
+
+static void test_pst_snapshot_encode_decode_roundtrip(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    int64_t off = 0;
+    int32_t seq = INT32_MAX - 5;
+    for (int i = 0; i < 6; i++) {
+        append(s, 7, 2, seq, 3, &off);
+        seq = pst_last_seq(seq, 3);
+    }
+    append(s, 8, 0, 0, 1, &off);
+    buf_t b = BUF_INIT;
+    pst_snapshot_encode(s, &b);
+    assert_int_equal(b.len, 10 + 46 * 6);
+    pst_t *r = pst_new("t-0");
+    assert_int_equal(pst_snapshot_decode(r, b.data, b.len), 0);
+    const pst_entry_t *a = pst_get(s, 7), *c = pst_get(r, 7);
+    assert_non_null(c);
+    assert_int_equal(c->epoch, 2);
+    assert_int_equal(c->nbatches, a->nbatches);
+    for (int i = 0; i < a->nbatches; i++) {
+        assert_int_equal(c->batches[i].first_seq, a->batches[i].first_seq);
+        assert_int_equal(c->batches[i].last_seq, a->batches[i].last_seq);
+        assert_int_equal(c->batches[i].first_offset, a->batches[i].first_offset);
+        assert_int_equal(c->batches[i].last_offset, a->batches[i].last_offset);
+    }
+    assert_non_null(pst_get(r, 8));
+    /* a flipped byte is caught by the CRC */
+    b.data[20] ^= 1;
+    assert_int_equal(pst_snapshot_decode(r, b.data, b.len), STRATA_ECORRUPT);
+    b.data[20] ^= 1;
+    assert_int_equal(pst_snapshot_decode(r, b.data, b.len - 1), STRATA_ECORRUPT);
+    assert_int_equal(pst_snapshot_decode(r, b.data, 3), STRATA_ECORRUPT);
+    buf_destroy(&b);
+    pst_free(r);
+    pst_free(s);
+}
+
+static void test_pst_snapshot_write_and_reload(void **state) {
+    (void)state;
+    char *dir = tmpdir_new();
+    pst_t *s = pst_new("t-0");
+    int64_t off = 0;
+    for (int i = 0; i < 5; i++) {
+        append(s, PID, 0, i * 10, 10, &off);
+    }
+    assert_int_equal(pst_snapshot_write(s, dir, 30, 2), 0);
+    assert_int_equal(pst_snapshot_write(s, dir, 40, 2), 0);
+    assert_int_equal(pst_snapshot_write(s, dir, pst_map_end_offset(s), 2), 0);
+    char *p30 = xasprintf("%s/00000000000000000030.snapshot", dir);
+    char *p50 = xasprintf("%s/00000000000000000050.snapshot", dir);
+    assert_int_not_equal(access(p30, F_OK), 0); /* only the newest two are kept */
+    assert_int_equal(access(p50, F_OK), 0);
+
+    pst_t *r = pst_new("t-0");
+    assert_int_equal(pst_load(r, dir, 50), 0);
+    assert_int_equal(pst_map_end_offset(r), 50);
+    /* every one of the last five batches is still recognised as a duplicate */
+    for (int i = 0; i < 5; i++) {
+        pst_batch_t dup;
+        assert_int_equal(pst_check(r, PID, 0, i * 10, i * 10 + 9, &dup), PST_DUPLICATE);
+        assert_int_equal(dup.first_offset, i * 10);
+    }
+    assert_int_equal(pst_check(r, PID, 0, 50, 59, NULL), PST_OK);
+    assert_int_equal(pst_check(r, PID, 0, 51, 59, NULL), PST_OUT_OF_ORDER);
+
+    /* a snapshot past the log end (unclean truncation) is deleted; the older one loads */
+    assert_int_equal(pst_load(r, dir, 45), 0);
+    assert_int_equal(pst_map_end_offset(r), 40);
+    assert_int_not_equal(access(p50, F_OK), 0);
+
+    /* a corrupt snapshot is skipped and removed */
+    FILE *f = fopen(p50, "wb");
+    assert_non_null(f);
+    fputs("garbage", f);
+    fclose(f);
+    assert_int_equal(pst_load(r, dir, 100), 0);
+    assert_int_equal(pst_map_end_offset(r), 40);
+    assert_int_not_equal(access(p50, F_OK), 0);
+
+    /* an empty directory is an empty state */
+    char *empty = tmpdir_new();
+    assert_int_equal(pst_load(r, empty, 100), 0);
+    assert_int_equal(pst_count(r), 0);
+    assert_int_equal(pst_map_end_offset(r), 0);
+    tmpdir_remove(empty);
+
+    free(p30);
+    free(p50);
+    pst_free(r);
+    pst_free(s);
+    tmpdir_remove(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pst_check_first_batch_any_sequence),
+        cmocka_unit_test(test_pst_check_next_in_sequence),
+        cmocka_unit_test(test_pst_check_gap_out_of_order),
+        cmocka_unit_test(test_pst_check_duplicate_each_of_last_five),
+        cmocka_unit_test(test_pst_check_wrap_at_int32_max),
+        cmocka_unit_test(test_pst_check_old_epoch_invalid),
+        cmocka_unit_test(test_pst_check_new_epoch_starts_at_zero),
+        cmocka_unit_test(test_pst_check_no_producer_id_always_ok),
+        cmocka_unit_test(test_pst_producers_are_independent),
+        cmocka_unit_test(test_pst_expire_removes_idle_producers),
+        cmocka_unit_test(test_pst_truncate_to_drops_batches),
+        cmocka_unit_test(test_pst_snapshot_encode_decode_roundtrip),
+        cmocka_unit_test(test_pst_snapshot_write_and_reload),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

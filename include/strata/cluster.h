@@ -63,7 +63,8 @@ typedef struct coord_op {
     int32_t version; /* set, delete, check: -1 = any */
 } coord_op_t;
 
-/* The interface both implementations fill in. Data is copied; paths are absolute. */
+/* The interface both implementations fill in. Data is copied; paths are absolute.
+ * A nonzero return (bad path, closed handle) means the callback will not run. */
 typedef struct coord_vtable {
     int (*create)(coord_t *c, const char *path, const char *data, size_t len, int flags,
                   coord_create_cb cb, void *arg);
@@ -90,6 +91,18 @@ struct coord {
  * `path` atomically after each change; callbacks are delivered from the loop.
  */
 int coord_local_open(uv_loop_t *loop, const char *path, coord_t **out);
+/**
+ * Another session on the same tree as `c` (a coord_local handle): several brokers in one
+ * process can share one store, each with its own ephemerals and watches (failover tests).
+ * The tree goes when its last session is closed. @returns 0 or STRATA_EINVAL.
+ */
+int coord_local_open_session(coord_t *c, coord_t **out);
+/**
+ * Test hook: expires the session of `c` as ZooKeeper would. Its ephemerals go, its watches
+ * are dropped, its session watch gets COORD_EV_SESSION_EXPIRED, and the handle carries on
+ * as a new session.
+ */
+void coord_local_expire(coord_t *c);
 /**
  * ZooKeeper: connect string "h1:2181,h2:2181[/chroot]". Returns at once; operations
  * issued before the session is up wait for it. @returns 0 or a negative code.
@@ -145,6 +158,7 @@ typedef struct mdc_partition {
     int32_t *isr;
     int32_t nisr;
     int32_t state_version; /* data version of the state znode; -1 when not yet created */
+    bool state_known;      /* the state znode has been read (or found absent) */
 } mdc_partition_t;
 
 typedef struct mdc_topic {
@@ -155,6 +169,7 @@ typedef struct mdc_topic {
     int32_t npartitions;
     mdc_partition_t *partitions; /* index = partition id */
     props_t *config;             /* /config/topics/<t> overrides, never NULL */
+    int32_t assignment_version;  /* data version of /brokers/topics/<t> */
 } mdc_topic_t;
 
 typedef struct mdc mdc_t;

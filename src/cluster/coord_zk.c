@@ -54,11 +54,20 @@ struct zk_conn {
 
 typedef enum { REQ_CREATE, REQ_GET, REQ_SET, REQ_REMOVE, REQ_CHILDREN, REQ_MULTI } req_kind_t;
 
+/* One watch context handed to ZooKeeper: one per (handle, kind, path, cb, arg), so that
+ * arming the same watch twice registers it once and it fires once (ZooKeeper dedupes a
+ * watcher by function and context). Loop-side bookkeeping mirrors ZooKeeper's tables, in
+ * the order its I/O thread saw responses and notifications. */
 typedef struct zk_watch {
     zk_t *z;
     zk_conn_t *conn;
+    bool child;
     coord_watch_cb cb;
     void *arg;
+    bool registered; /* in ZooKeeper's watch tables */
+    int arming;      /* armings in flight */
+    char *key;
+    size_t key_len;
     struct zk_watch *prev, *next; /* z->watches (loop) */
 } zk_watch_t;
 
@@ -80,6 +89,8 @@ typedef struct zk_req {
     size_t len;
     int flags;
     int32_t version;
+    coord_watch_cb wcb; /* watch to arm (resolved to `watch` when sent) */
+    void *warg;
     zk_watch_t *watch;
     coord_op_t *ops; /* multi: paths full, data copied */
     size_t nops;
@@ -115,8 +126,9 @@ typedef struct zk_ev {
 typedef struct zk_job {
     uv_work_t work;
     zk_t *z;
-    zk_conn_t *close_conn; /* zookeeper_close this one (may be NULL) */
-    zk_conn_t *open_conn;  /* zookeeper_init into this one (may be NULL) */
+    zk_conn_t **close; /* zookeeper_close these */
+    size_t nclose;
+    zk_conn_t *open_conn; /* zookeeper_init into this one (may be NULL) */
     zhandle_t *opened;
     int open_errno;
 } zk_job_t;
@@ -140,10 +152,13 @@ struct zk {
     zk_conn_t *conns; /* all conns not yet closed and freed */
     zk_req_t *inflight, *waiting;
     zk_watch_t *watches;
+    map_t *watch_map; /* key -> zk_watch_t */
     bool job_busy;
     bool retry_armed;
     bool closing;
     bool draining;
+    bool final_pending; /* closing finished inside drain(): clean up when it returns */
+    bool finalized;
 };
 
 static const coord_vtable_t zk_vtable;
@@ -274,7 +289,9 @@ static void list_push_req(zk_req_t **head, zk_req_t *r) {
     *head = r;
 }
 
-static void watch_unlink(zk_t *z, zk_watch_t *w) {
+static void watch_free(zk_t *z, zk_watch_t *w) {
+    map_remove(z->watch_map, w->key, w->key_len);
+    free(w->key);
     if (w->prev) {
         w->prev->next = w->next;
     } else {
@@ -445,8 +462,8 @@ static void on_chroot_create(int rc, const char *value, const void *data) {
 
 static void job_work(uv_work_t *w) {
     zk_job_t *job = w->data;
-    if (job->close_conn && job->close_conn->zh) {
-        zookeeper_close(job->close_conn->zh); /* blocks: that is why it is here */
+    for (size_t i = 0; i < job->nclose; i++) {
+        zookeeper_close(job->close[i]->zh); /* blocks: that is why it is here */
     }
     if (job->open_conn) {
         errno = 0;
@@ -458,43 +475,82 @@ static void job_work(uv_work_t *w) {
 
 static void drain(zk_t *z);
 static void submit(zk_t *z, zk_req_t *r);
-static void job_start(zk_t *z, zk_conn_t *close_conn, zk_conn_t *open_conn);
-static void finish_close(zk_t *z);
+static void kick(zk_t *z);
 
-/* Frees everything that belonged to a closed handle (after draining its last events). */
-static void conn_forget(zk_t *z, zk_conn_t *conn) {
-    drain(z);
-    for (zk_req_t *r = z->inflight, *nx; r; r = nx) {
-        nx = r->next;
-        if (r->conn == conn) {
-            list_remove_req(&z->inflight, r);
-            if (r->watch) {
-                watch_unlink(z, r->watch);
-            }
-            req_free(r);
-        }
-    }
-    for (zk_watch_t *w = z->watches, *nx; w; w = nx) {
-        nx = w->next;
-        if (w->conn == conn) {
-            watch_unlink(z, w);
-        }
-    }
+static void conn_unlink(zk_t *z, zk_conn_t *conn) {
     for (zk_conn_t **pp = &z->conns; *pp; pp = &(*pp)->next) {
         if (*pp == conn) {
             *pp = conn->next;
             break;
         }
     }
+}
+
+/* Frees what still refers to a closed handle: requests ZooKeeper never completed and
+ * watches it can no longer call. Runs after the queue was drained. */
+static void conn_release(zk_t *z, zk_conn_t *conn) {
+    for (zk_req_t *r = z->inflight, *nx; r; r = nx) {
+        nx = r->next;
+        if (r->conn == conn) {
+            list_remove_req(&z->inflight, r);
+            req_free(r); /* its watch, if any, belongs to conn: freed below */
+        }
+    }
+    for (zk_watch_t *w = z->watches, *nx; w; w = nx) {
+        nx = w->next;
+        if (w->conn == conn) {
+            watch_free(z, w);
+        }
+    }
     free(conn);
+}
+
+static void handle_closed(uv_handle_t *h) {
+    zk_t *z = h->data;
+    if (--z->handles_open == 0) {
+        pthread_mutex_destroy(&z->mu);
+        free(z->hosts);
+        free(z->chroot);
+        free(z);
+    }
+}
+
+/* Closing and every zhandle is closed: drop what is left, release the loop handles.
+ * Never runs inside drain(). */
+static void final_cleanup(zk_t *z) {
+    if (z->finalized) {
+        return;
+    }
+    z->finalized = true;
+    drain(z); /* closing: frees only, no user callbacks */
+    while (z->conns) {
+        zk_conn_t *conn = z->conns;
+        z->conns = conn->next;
+        conn_release(z, conn);
+    }
+    while (z->waiting) {
+        zk_req_t *r = z->waiting;
+        list_remove_req(&z->waiting, r);
+        req_free(r);
+    }
+    while (z->inflight) {
+        zk_req_t *r = z->inflight;
+        list_remove_req(&z->inflight, r);
+        req_free(r);
+    }
+    while (z->watches) {
+        watch_free(z, z->watches);
+    }
+    map_free(z->watch_map, NULL);
+    z->watch_map = NULL;
+    uv_close((uv_handle_t *)&z->async, handle_closed);
+    uv_close((uv_handle_t *)&z->retry, handle_closed);
 }
 
 static void retry_cb(uv_timer_t *t) {
     zk_t *z = t->data;
     z->retry_armed = false;
-    if (!z->closing && z->cur && !z->cur->zh && !z->job_busy) {
-        job_start(z, NULL, z->cur);
-    }
+    kick(z);
 }
 
 /* The handle exists: create the chroot, then send what waited for it (in order). */
@@ -531,9 +587,12 @@ static void job_done(uv_work_t *w, int status) {
     (void)status;
     zk_job_t *job = w->data;
     zk_t *z = job->z;
-    z->job_busy = false;
-    if (job->close_conn) {
-        conn_forget(z, job->close_conn);
+    /* job_busy stays set until the end: callbacks run below may call coord_close */
+    for (size_t i = 0; i < job->nclose; i++) {
+        job->close[i]->zh = NULL;
+        if (!z->closing) {
+            conn_unlink(z, job->close[i]);
+        }
     }
     if (job->open_conn) {
         zk_conn_t *conn = job->open_conn;
@@ -542,27 +601,60 @@ static void job_done(uv_work_t *w, int status) {
             if (!z->closing && z->cur == conn) {
                 conn_ready(z, conn);
             }
-        } else {
+        } else if (!z->closing) {
             slog_error("[ZooKeeper %s%s] zookeeper_init failed: %s; retrying in 1 s", z->hosts,
                        z->chroot, strerror(job->open_errno ? job->open_errno : EINVAL));
-            if (!z->closing && z->cur == conn && !z->retry_armed) {
-                z->retry_armed = true;
-                uv_timer_start(&z->retry, retry_cb, 1000, 0);
-            }
+            z->retry_armed = true;
+            uv_timer_start(&z->retry, retry_cb, 1000, 0);
         }
     }
-    free(job);
-    if (z->closing) {
-        finish_close(z);
+    if (!z->closing) {
+        drain(z); /* the closed handles' last events, before their memory goes */
+        for (size_t i = 0; i < job->nclose; i++) {
+            conn_release(z, job->close[i]);
+        }
     }
+    free(job->close);
+    free(job);
+    z->job_busy = false;
+    kick(z);
 }
 
-static void job_start(zk_t *z, zk_conn_t *close_conn, zk_conn_t *open_conn) {
-    STRATA_ASSERT(!z->job_busy);
+/* Starts the next thread-pool job if one is due: close handles that are no longer current
+ * (all of them when closing) and open the current one when it has none yet. */
+static void kick(zk_t *z) {
+    if (z->job_busy || z->finalized) {
+        return;
+    }
+    size_t n = 0;
+    for (zk_conn_t *c = z->conns; c; c = c->next) {
+        if (c->zh && (z->closing || c != z->cur)) {
+            n++;
+        }
+    }
+    zk_conn_t *open = NULL;
+    if (!z->closing && z->cur && !z->cur->zh && !z->retry_armed) {
+        open = z->cur;
+    }
+    if (n == 0 && !open) {
+        if (z->closing) {
+            if (z->draining) {
+                z->final_pending = true;
+            } else {
+                final_cleanup(z);
+            }
+        }
+        return;
+    }
     zk_job_t *job = xcalloc(1, sizeof(*job));
     job->z = z;
-    job->close_conn = close_conn;
-    job->open_conn = open_conn;
+    job->close = n ? xcalloc(n, sizeof(zk_conn_t *)) : NULL;
+    for (zk_conn_t *c = z->conns; c; c = c->next) {
+        if (c->zh && (z->closing || c != z->cur)) {
+            job->close[job->nclose++] = c;
+        }
+    }
+    job->open_conn = open;
     job->work.data = job;
     z->job_busy = true;
     int rc = uv_queue_work(z->loop, &job->work, job_work, job_done);
@@ -575,11 +667,15 @@ static void deliver_req(zk_t *z, zk_req_t *r) {
     list_remove_req(&z->inflight, r);
     int rc = map_zrc(r->zrc);
     if (r->watch) {
-        /* Armed when the exists (get) or the children call succeeded; else never armed. */
+        /* Registered when the exists (get) or the children call succeeded. */
+        zk_watch_t *w = r->watch;
         bool armed =
             r->kind == REQ_GET ? (r->watch_zrc == ZOK || r->watch_zrc == ZNONODE) : r->zrc == ZOK;
-        if (!armed) {
-            watch_unlink(z, r->watch);
+        w->arming--;
+        if (armed) {
+            w->registered = true;
+        } else if (!w->registered && w->arming == 0) {
+            watch_free(z, w);
         }
         r->watch = NULL;
     }
@@ -589,11 +685,15 @@ static void deliver_req(zk_t *z, zk_req_t *r) {
     }
     switch (r->kind) {
     case REQ_CREATE:
-        r->cb.create(r->arg, rc, rc == 0 && r->rpath ? client_path(z, r->rpath) : NULL);
+        if (r->cb.create) {
+            r->cb.create(r->arg, rc, rc == 0 && r->rpath ? client_path(z, r->rpath) : NULL);
+        }
         break;
     case REQ_GET:
-        r->cb.data(r->arg, rc, rc == 0 ? r->rdata : NULL, rc == 0 ? r->rlen : 0,
-                   rc == 0 ? r->rversion : -1);
+        if (r->cb.data) {
+            r->cb.data(r->arg, rc, rc == 0 ? r->rdata : NULL, rc == 0 ? r->rlen : 0,
+                       rc == 0 ? r->rversion : -1);
+        }
         break;
     case REQ_SET:
         if (r->cb.data) {
@@ -607,7 +707,9 @@ static void deliver_req(zk_t *z, zk_req_t *r) {
         }
         break;
     case REQ_CHILDREN:
-        r->cb.children(r->arg, rc, (const char *const *)r->names, rc == 0 ? r->nnames : 0);
+        if (r->cb.children) {
+            r->cb.children(r->arg, rc, (const char *const *)r->names, rc == 0 ? r->nnames : 0);
+        }
         break;
     }
     req_free(r);
@@ -630,7 +732,12 @@ static void deliver_watch(zk_t *z, zk_ev_t *ev) {
     zk_watch_t *w = ev->watch;
     coord_watch_cb cb = w->cb;
     void *arg = w->arg;
-    watch_unlink(z, w); /* ZooKeeper moved it out of its tables before calling */
+    /* ZooKeeper moved it out of its tables before calling; an arming still in flight may
+     * put it back, so it lives on until that one reports. */
+    w->registered = false;
+    if (w->arming == 0) {
+        watch_free(z, w);
+    }
     if (ev->type == ZOO_NOTWATCHING_EVENT || z->closing) {
         return;
     }
@@ -669,15 +776,10 @@ static void deliver_session(zk_t *z, zk_ev_t *ev) {
         fresh->next = z->conns;
         z->conns = fresh;
         z->cur = fresh;
-        if (z->job_busy) {
-            /* a job is running (init retry); the next one is started from job_done */
-        }
         if (z->session_cb) {
             z->session_cb(z->session_arg, COORD_EV_SESSION_EXPIRED, NULL);
         }
-        if (!z->closing && !z->job_busy) {
-            job_start(z, conn, fresh);
-        }
+        kick(z); /* closes the expired handle and opens the fresh one */
     }
 }
 
@@ -714,10 +816,45 @@ static void drain(zk_t *z) {
         }
     }
     z->draining = false;
+    if (z->final_pending) {
+        z->final_pending = false;
+        final_cleanup(z);
+    }
 }
 
 static void async_cb(uv_async_t *a) {
     drain(a->data);
+}
+
+/* The watch context for (conn, kind, path, cb, arg), made on first use. */
+static zk_watch_t *watch_get(zk_t *z, zk_conn_t *conn, bool child, const char *path,
+                             coord_watch_cb cb, void *arg) {
+    buf_t key = BUF_INIT;
+    buf_append(&key, &conn, sizeof(conn));
+    buf_append(&key, &child, sizeof(child));
+    buf_append(&key, &cb, sizeof(cb));
+    buf_append(&key, &arg, sizeof(arg));
+    buf_append(&key, path, strlen(path));
+    zk_watch_t *w = map_get(z->watch_map, key.data, key.len);
+    if (w) {
+        buf_destroy(&key);
+        return w;
+    }
+    w = xcalloc(1, sizeof(*w));
+    w->z = z;
+    w->conn = conn;
+    w->child = child;
+    w->cb = cb;
+    w->arg = arg;
+    w->key = (char *)key.data; /* takes the buffer */
+    w->key_len = key.len;
+    map_put(z->watch_map, w->key, w->key_len, w);
+    w->next = z->watches;
+    if (z->watches) {
+        z->watches->prev = w;
+    }
+    z->watches = w;
+    return w;
 }
 
 /* Sends r on the current handle, or parks it until one exists. */
@@ -729,8 +866,9 @@ static void submit(zk_t *z, zk_req_t *r) {
     }
     r->conn = conn;
     list_push_req(&z->inflight, r);
-    if (r->watch) {
-        r->watch->conn = conn;
+    if (r->wcb) {
+        r->watch = watch_get(z, conn, r->kind == REQ_CHILDREN, r->path, r->wcb, r->warg);
+        r->watch->arming++;
     }
     zhandle_t *zh = conn->zh;
     int zrc = ZOK;
@@ -807,19 +945,6 @@ static zk_req_t *req_new(zk_t *z, req_kind_t kind, const char *path, void *arg) 
     return r;
 }
 
-static zk_watch_t *watch_new(zk_t *z, coord_watch_cb cb, void *arg) {
-    zk_watch_t *w = xcalloc(1, sizeof(*w));
-    w->z = z;
-    w->cb = cb;
-    w->arg = arg;
-    w->next = z->watches;
-    if (z->watches) {
-        z->watches->prev = w;
-    }
-    z->watches = w;
-    return w;
-}
-
 /* ---------------------------------------------------------------- vtable */
 
 static int zk_create(coord_t *c, const char *path, const char *data, size_t len, int flags,
@@ -828,7 +953,7 @@ static int zk_create(coord_t *c, const char *path, const char *data, size_t len,
     if (z->closing) {
         return STRATA_ESHUTDOWN;
     }
-    if (!valid_path(path) || !cb || (len && !data) || len > INT32_MAX) {
+    if (!valid_path(path) || (len && !data) || len > INT32_MAX) {
         return STRATA_EINVAL;
     }
     zk_req_t *r = req_new(z, REQ_CREATE, path, arg);
@@ -849,14 +974,13 @@ static int zk_get(coord_t *c, const char *path, coord_watch_cb wcb, void *warg, 
     if (z->closing) {
         return STRATA_ESHUTDOWN;
     }
-    if (!valid_path(path) || !cb) {
+    if (!valid_path(path)) {
         return STRATA_EINVAL;
     }
     zk_req_t *r = req_new(z, REQ_GET, path, arg);
     r->cb.data = cb;
-    if (wcb) {
-        r->watch = watch_new(z, wcb, warg);
-    }
+    r->wcb = wcb;
+    r->warg = warg;
     submit(z, r);
     return 0;
 }
@@ -903,14 +1027,13 @@ static int zk_children(coord_t *c, const char *path, coord_watch_cb wcb, void *w
     if (z->closing) {
         return STRATA_ESHUTDOWN;
     }
-    if (!valid_path(path) || !cb) {
+    if (!valid_path(path)) {
         return STRATA_EINVAL;
     }
     zk_req_t *r = req_new(z, REQ_CHILDREN, path, arg);
     r->cb.children = cb;
-    if (wcb) {
-        r->watch = watch_new(z, wcb, warg);
-    }
+    r->wcb = wcb;
+    r->warg = warg;
     submit(z, r);
     return 0;
 }
@@ -985,46 +1108,6 @@ static void zk_set_session_watch(coord_t *c, coord_watch_cb cb, void *arg) {
     z->session_arg = arg;
 }
 
-static void handle_closed(uv_handle_t *h) {
-    zk_t *z = h->data;
-    if (--z->handles_open == 0) {
-        pthread_mutex_destroy(&z->mu);
-        free(z->hosts);
-        free(z->chroot);
-        free(z);
-    }
-}
-
-/* Every handle is closed: drop what is left and release the loop handles. */
-static void finish_close(zk_t *z) {
-    if (z->job_busy) {
-        return; /* job_done comes back here */
-    }
-    if (z->conns) {
-        /* close the handles one job at a time; each job_done returns here */
-        zk_conn_t *conn = z->conns;
-        if (conn->zh) {
-            job_start(z, conn, NULL);
-            return;
-        }
-        conn_forget(z, conn);
-        finish_close(z);
-        return;
-    }
-    drain(z);
-    while (z->waiting) {
-        zk_req_t *r = z->waiting;
-        list_remove_req(&z->waiting, r);
-        req_free(r);
-    }
-    while (z->watches) {
-        watch_unlink(z, z->watches);
-    }
-    STRATA_ASSERT(z->inflight == NULL);
-    uv_close((uv_handle_t *)&z->async, handle_closed);
-    uv_close((uv_handle_t *)&z->retry, handle_closed);
-}
-
 static void cancel_list(zk_req_t *list) {
     for (zk_req_t *r = list; r; r = r->next) {
         if (r->cancelled) {
@@ -1033,7 +1116,9 @@ static void cancel_list(zk_req_t *list) {
         r->cancelled = true;
         switch (r->kind) {
         case REQ_CREATE:
-            r->cb.create(r->arg, STRATA_ESHUTDOWN, NULL);
+            if (r->cb.create) {
+                r->cb.create(r->arg, STRATA_ESHUTDOWN, NULL);
+            }
             break;
         case REQ_GET:
         case REQ_SET:
@@ -1048,7 +1133,9 @@ static void cancel_list(zk_req_t *list) {
             }
             break;
         case REQ_CHILDREN:
-            r->cb.children(r->arg, STRATA_ESHUTDOWN, NULL, 0);
+            if (r->cb.children) {
+                r->cb.children(r->arg, STRATA_ESHUTDOWN, NULL, 0);
+            }
             break;
         }
     }
@@ -1066,7 +1153,7 @@ static void zk_close(coord_t *c) {
     /* Callbacks may issue new operations: they get ESHUTDOWN synchronously (closing). */
     cancel_list(z->inflight);
     cancel_list(z->waiting);
-    finish_close(z);
+    kick(z);
 }
 
 static const coord_vtable_t zk_vtable = {
@@ -1149,10 +1236,12 @@ int coord_zk_open(uv_loop_t *loop, const char *connect, int session_timeout_ms, 
     z->hosts = hosts;
     z->chroot = chroot;
     z->session_timeout_ms = session_timeout_ms;
+    z->watch_map = map_new();
     pthread_mutex_init(&z->mu, NULL);
     rc = uv_async_init(loop, &z->async, async_cb);
     if (rc != 0) {
         pthread_mutex_destroy(&z->mu);
+        map_free(z->watch_map, NULL);
         free(hosts);
         free(chroot);
         free(z);
@@ -1166,7 +1255,7 @@ int coord_zk_open(uv_loop_t *loop, const char *connect, int session_timeout_ms, 
     conn->z = z;
     z->conns = conn;
     z->cur = conn;
-    job_start(z, NULL, conn);
+    kick(z);
     *out = &z->base;
     return 0;
 }

@@ -106,6 +106,20 @@ typedef struct rb_header {
  */
 long rb_parse(const uint8_t *data, size_t avail, rb_header_t *out);
 
+/* Why rb_validate rejected a batch (tests and debug logs want the reason). */
+typedef enum rb_status {
+    RB_OK = 0,
+    RB_TRUNCATED,  /* fewer bytes than the batch claims */
+    RB_BAD_LENGTH, /* batch_length below the fixed header */
+    RB_BAD_MAGIC,  /* magic != 2 */
+    RB_BAD_CRC,    /* CRC-32C mismatch */
+    RB_BAD_COUNT   /* record count inconsistent with last_offset_delta */
+} rb_status_t;
+
+/** rb_parse that also says why a batch was rejected (why may be NULL). */
+long rb_validate(const uint8_t *data, size_t avail, rb_header_t *out, rb_status_t *why);
+const char *rb_status_str(rb_status_t st);
+
 /* ---------------------------------------------------------------- the log */
 
 typedef struct log log_t;
@@ -178,6 +192,9 @@ bool log_is_offline(const log_t *log);
 const char *log_dir_path(const log_t *log); /* the partition directory */
 const char *log_topic(const log_t *log);
 int32_t log_partition(const log_t *log);
+const log_config_t *log_config(const log_t *log);
+/** Replaces the configuration (topic config change); applies from the next append. */
+int log_set_config(log_t *log, const log_config_t *cfg);
 
 /**
  * ListOffsets by time: the first offset whose batch max_timestamp >= ts.
@@ -255,5 +272,7 @@ void logmgr_tick(logmgr_t *mgr);
 void logmgr_foreach(logmgr_t *mgr, void (*fn)(log_t *log, void *arg), void *arg);
 const char *logmgr_dir(const logmgr_t *mgr, size_t i);
 size_t logmgr_dir_count(const logmgr_t *mgr);
+/** True once the i-th log dir went offline after an I/O error. */
+bool logmgr_dir_offline(const logmgr_t *mgr, size_t i);
 
 #endif /* STRATA_STORAGE_H */

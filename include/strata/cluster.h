@@ -246,10 +246,13 @@ typedef void (*ctl_admin_cb)(void *arg, int16_t kafka_error, const char *message
 
 typedef struct ctl_topic_spec {
     const char *name;
-    int32_t num_partitions;     /* -1 = num.partitions */
-    int16_t replication_factor; /* -1 = default.replication.factor */
-    const int32_t *assignment;  /* optional explicit assignment, row-major, or NULL */
-    int32_t assignment_rf;
+    int32_t num_partitions;         /* -1 = num.partitions */
+    int16_t replication_factor;     /* -1 = default.replication.factor */
+    const int32_t *assignment;      /* optional explicit assignment, row-major, or NULL */
+    int32_t assignment_rf;          /* replicas per row */
+    int32_t assignment_rows;        /* rows (partitions); 0 = use num_partitions as the count.
+                                       When > 0, num_partitions and replication_factor must be
+                                       -1 (else INVALID_REQUEST, as Kafka) */
     const char *const *config_keys; /* topic config overrides */
     const char *const *config_values;
     size_t nconfigs;
@@ -258,6 +261,12 @@ typedef struct ctl_topic_spec {
 
 int ctl_create_topic(ctl_t *ctl, const ctl_topic_spec_t *spec, ctl_admin_cb cb, void *arg);
 int ctl_delete_topic(ctl_t *ctl, const char *name, ctl_admin_cb cb, void *arg);
+/* Callbacks run later from the loop, never inside the call; a nonzero return (bad
+ * arguments, freed ctl) means no callback. Create/alter answer once the assignment is
+ * written (partition states follow from the controller); delete answers once the topic has
+ * left the metadata cache. Operations issued before the cache has loaded wait for it.
+ * ctl_create_partitions: `assignment` covers only the new partitions (new_total - current
+ * rows of assignment_rf). */
 int ctl_create_partitions(ctl_t *ctl, const char *name, int32_t new_total,
                           const int32_t *assignment, int32_t assignment_rf, bool validate_only,
                           ctl_admin_cb cb, void *arg);

@@ -137,11 +137,20 @@ struct ctl {
     coord_done_cb shutdown_done;
     void *shutdown_arg;
     int shutdown_pending;
+    int shutdown_rounds;
+    bool shutdown_lost_race;
+    bool shutdown_retry;
+
+    /* admin operations waiting for the cache to load (admin.c) */
+    struct admin_op *deferred;
 };
 
 void ctl_ref(ctl_t *ctl);
 /** @returns true when the ctl is still alive (not freed and not dead) after the unref. */
 bool ctl_unref(ctl_t *ctl);
+
+/** Runs fn(arg) from the loop after a coord round trip (never re-entrantly). */
+void ctl_defer(ctl_t *ctl, void (*fn)(void *arg, int rc), void *arg);
 
 /* registration.c */
 void ctl_register(ctl_t *ctl);

@@ -1,0 +1,53 @@
+/*
+ * api_int: what the per-API files share (private to src/api/): the call object, the
+ * response helper and the mapping of internal codes to Kafka error codes.
+ */
+#ifndef STRATA_API_INT_H
+#define STRATA_API_INT_H
+
+#include "strata/api.h"
+#include "strata/proto.h"
+
+/* One request being handled. Lives in the request's arena. */
+typedef struct api_call {
+    api_ctx_t *ctx;
+    api_req_t *req;
+    kp_RequestHeader_t hdr;
+    int16_t version;
+    void *body; /* the decoded request struct (kp_<Api>Request_t) */
+} api_call_t;
+
+typedef void (*api_handler_fn)(api_call_t *call);
+
+/** Encodes header + body of the response (a kp_<Api>Response_t) and completes the call. */
+void api_respond(api_call_t *call, const void *response);
+/** Completes the call without a response (Produce acks=0). */
+void api_no_response(api_call_t *call);
+/** Completes the call by closing the connection, with a reason for the log line. */
+void api_fail(api_call_t *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Keeps a log slice alive until the response is sent (copied into the arena list). */
+void api_keep_slice(api_call_t *call, const log_slice_t *slice);
+
+/** Maps STRATA_E* / RM_E* codes to Kafka error codes. */
+int16_t api_kafka_error(int rc);
+
+/** Arena helpers. */
+void *api_alloc(api_call_t *call, size_t n);
+char *api_strdup(api_call_t *call, const char *s);
+
+void api_handle_ApiVersions(api_call_t *call);
+void api_handle_Metadata(api_call_t *call);
+void api_handle_Produce(api_call_t *call);
+void api_handle_Fetch(api_call_t *call);
+void api_handle_ListOffsets(api_call_t *call);
+void api_handle_CreateTopics(api_call_t *call);
+void api_handle_DeleteTopics(api_call_t *call);
+void api_handle_CreatePartitions(api_call_t *call);
+void api_handle_DescribeConfigs(api_call_t *call);
+
+/** Fills an ApiVersions response with every API this broker handles. */
+void api_versions_fill(api_call_t *call, kp_ApiVersionsResponse_t *resp);
+/** true when the dispatch table has a handler for api_key. */
+bool api_has_handler(int16_t api_key);
+
+#endif /* STRATA_API_INT_H */

@@ -10,6 +10,11 @@
 #include "strata/proto.h"
 
 void kp_rd_init(kp_rd_t *rd, const void *data, size_t len, arena_t *arena) {
+    static const uint8_t empty[1];
+    if (data == NULL) { /* keep p non-NULL so zero-length reads succeed */
+        data = empty;
+        len = 0;
+    }
     rd->start = data;
     rd->p = data;
     rd->end = rd->start + len;

@@ -63,7 +63,7 @@ __attribute__((unused)) static void dump(const char *what, const uint8_t *p, siz
 __attribute__((unused)) static void assert_wr_hex(const kp_wr_t *wr, const char *hex) {
     vec_t v = vec_hex(hex);
     assert_int_equal(kp_wr_err(wr), 0);
-    if (v.len != wr->buf.len || memcmp(v.data, wr->buf.data, v.len) != 0) {
+    if (v.len != wr->buf.len || (v.len > 0 && memcmp(v.data, wr->buf.data, v.len) != 0)) {
         dump("expected", v.data, v.len);
         dump("encoded", wr->buf.data, wr->buf.len);
         fail_msg("encoding differs");
@@ -95,7 +95,9 @@ __attribute__((unused)) static void check_body(bool request, int16_t key, int16_
     arena_t *arena = arena_new(0);
     for (size_t n = 0; n < v.len; n++) {
         uint8_t *copy = malloc(n ? n : 1); /* exact size so ASan catches overreads */
-        memcpy(copy, v.data, n);
+        if (n > 0) {
+            memcpy(copy, v.data, n);
+        }
         kp_rd_t rd;
         void *m = NULL;
         kp_rd_init(&rd, copy, n, arena);

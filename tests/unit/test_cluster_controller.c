@@ -1,0 +1,598 @@
+/*
+ * Tests of the controller, registration, election, metadata cache and admin operations over
+ * coord_local: standalone (one broker), and several brokers in one process sharing one
+ * coord_local tree with a session each (failover without ZooKeeper). A real uv loop runs
+ * until a condition holds, with a deadline; no sleeps.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "cluster/cluster_int.h"
+#include "strata/cluster.h"
+#include "tmpdir.h"
+
+/* ---------------------------------------------------------------- loop helpers */
+
+static void on_deadline(uv_timer_t *t) {
+    *(bool *)t->data = true;
+}
+
+static void close_cb(uv_handle_t *h) {
+    (void)h;
+}
+
+/* Runs the loop until cond(arg) or timeout_ms; @returns cond's final value. */
+static bool run_until(uv_loop_t *loop, bool (*cond)(void *), void *arg, int64_t timeout_ms) {
+    bool expired = false;
+    uv_timer_t timer;
+    uv_timer_init(loop, &timer);
+    timer.data = &expired;
+    uv_timer_start(&timer, on_deadline, (uint64_t)timeout_ms, 0);
+    while (!cond(arg) && !expired) {
+        uv_run(loop, UV_RUN_ONCE);
+    }
+    uv_timer_stop(&timer);
+    uv_close((uv_handle_t *)&timer, close_cb);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return cond(arg);
+}
+
+/* Runs until nothing is left (handles closed, callbacks delivered). */
+static void drain(uv_loop_t *loop) {
+    for (int i = 0; i < 1000 && uv_run(loop, UV_RUN_NOWAIT) != 0; i++) {
+        uv_run(loop, UV_RUN_ONCE);
+    }
+}
+
+/* ---------------------------------------------------------------- brokers */
+
+typedef struct broker {
+    coord_t *coord;
+    ctl_t *ctl;
+    mdc_t *mdc;
+    int start_rc;
+    bool started;
+    int events;
+    bool shutdown_done;
+} broker_t;
+
+static void on_started(void *arg, int rc) {
+    broker_t *b = arg;
+    b->start_rc = rc;
+    b->started = true;
+}
+
+static void on_mdc_event(void *arg, mdc_event_t ev, const char *topic, int32_t partition) {
+    broker_t *b = arg;
+    (void)ev;
+    (void)topic;
+    (void)partition;
+    b->events++;
+}
+
+static void broker_start(uv_loop_t *loop, coord_t *coord, broker_t *b, int32_t id,
+                         const char *rack) {
+    memset(b, 0, sizeof(*b));
+    b->coord = coord;
+    ctl_config_t cfg = {.broker_id = id,
+                        .host = "127.0.0.1",
+                        .port = 9092 + id,
+                        .rack = rack,
+                        .num_partitions = 1,
+                        .default_replication = 1,
+                        .unclean_leader_election = false,
+                        .delete_topic_enable = true};
+    assert_int_equal(ctl_start(loop, coord, &cfg, on_started, b, &b->ctl, &b->mdc), 0);
+    mdc_add_listener(b->mdc, on_mdc_event, b);
+}
+
+/* Kills a broker: its session closes (ephemerals go) and its ctl is freed. */
+static void broker_kill(broker_t *b) {
+    ctl_free(b->ctl);
+    coord_close(b->coord);
+    b->ctl = NULL;
+    b->mdc = NULL;
+    b->coord = NULL;
+}
+
+static bool started(void *arg) {
+    return ((broker_t *)arg)->started;
+}
+
+static bool is_controller(void *arg) {
+    return ctl_is_controller(((broker_t *)arg)->ctl);
+}
+
+/* ---------------------------------------------------------------- admin results */
+
+typedef struct result {
+    bool done;
+    int16_t err;
+    char msg[256];
+} result_t;
+
+static void on_admin(void *arg, int16_t err, const char *msg) {
+    result_t *r = arg;
+    r->done = true;
+    r->err = err;
+    snprintf(r->msg, sizeof(r->msg), "%s", msg ? msg : "");
+}
+
+static bool result_done(void *arg) {
+    return ((result_t *)arg)->done;
+}
+
+typedef struct leaders_cond {
+    mdc_t *mdc;
+    const char *topic;
+    int32_t npartitions;
+} leaders_cond_t;
+
+/* Every partition of the topic has a leader in the cache. */
+static bool leaders_ready(void *arg) {
+    leaders_cond_t *c = arg;
+    const mdc_topic_t *t = mdc_topic(c->mdc, c->topic);
+    if (!t || t->npartitions != c->npartitions) {
+        return false;
+    }
+    for (int32_t p = 0; p < t->npartitions; p++) {
+        if (t->partitions[p].leader < 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static result_t create_topic(uv_loop_t *loop, broker_t *b, const char *name, int32_t parts,
+                             int16_t rf) {
+    result_t r = {0};
+    ctl_topic_spec_t spec = {.name = name, .num_partitions = parts, .replication_factor = rf};
+    assert_int_equal(ctl_create_topic(b->ctl, &spec, on_admin, &r), 0);
+    assert_false(r.done); /* never re-entrant */
+    assert_true(run_until(loop, result_done, &r, 5000));
+    return r;
+}
+
+/* ---------------------------------------------------------------- standalone */
+
+static void test_standalone_register_elect_create(void **state) {
+    (void)state;
+    char *dir = tmpdir_new();
+    char *file = xasprintf("%s/coord.dat", dir);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    coord_t *coord;
+    assert_int_equal(coord_local_open(&loop, file, &coord), 0);
+    broker_t b;
+    broker_start(&loop, coord, &b, 1, NULL);
+    assert_true(run_until(&loop, started, &b, 5000));
+    assert_int_equal(b.start_rc, 0);
+    assert_true(run_until(&loop, is_controller, &b, 5000));
+
+    result_t r = create_topic(&loop, &b, "orders", 3, 1);
+    assert_int_equal(r.err, 0);
+    leaders_cond_t lc = {b.mdc, "orders", 3};
+    assert_true(run_until(&loop, leaders_ready, &lc, 5000));
+    const mdc_topic_t *t = mdc_topic(b.mdc, "orders");
+    for (int32_t p = 0; p < 3; p++) {
+        assert_int_equal(t->partitions[p].leader, 1);
+        assert_int_equal(t->partitions[p].nisr, 1);
+        assert_int_equal(t->partitions[p].isr[0], 1);
+        assert_int_equal(t->partitions[p].leader_epoch, 0);
+        assert_int_equal(t->partitions[p].nreplicas, 1);
+    }
+    assert_int_equal(mdc_controller_id(b.mdc), 1);
+    assert_non_null(mdc_broker(b.mdc, 1));
+    assert_string_equal(mdc_broker(b.mdc, 1)->host, "127.0.0.1");
+    assert_int_equal(mdc_broker(b.mdc, 1)->port, 9093);
+    assert_non_null(mdc_cluster_id(b.mdc));
+
+    /* Errors. */
+    r = create_topic(&loop, &b, "orders", 3, 1);
+    assert_int_equal(r.err, 36);
+    r = create_topic(&loop, &b, "bad/name", 1, 1);
+    assert_int_equal(r.err, 17);
+    r = create_topic(&loop, &b, "..", 1, 1);
+    assert_int_equal(r.err, 17);
+    r = create_topic(&loop, &b, "wide", 1, 3);
+    assert_int_equal(r.err, 38);
+    r = create_topic(&loop, &b, "zero", 0, 1);
+    assert_int_equal(r.err, 37);
+    /* Defaults for -1. */
+    r = create_topic(&loop, &b, "auto", -1, -1);
+    assert_int_equal(r.err, 0);
+    leaders_cond_t la = {b.mdc, "auto", 1};
+    assert_true(run_until(&loop, leaders_ready, &la, 5000));
+
+    /* Config overrides land in the cache. */
+    const char *keys[] = {"cleanup.policy", "retention.ms"};
+    const char *vals[] = {"compact", "1000"};
+    ctl_topic_spec_t spec = {.name = "cfg",
+                             .num_partitions = 1,
+                             .replication_factor = 1,
+                             .config_keys = keys,
+                             .config_values = vals,
+                             .nconfigs = 2};
+    r = (result_t){0};
+    assert_int_equal(ctl_create_topic(b.ctl, &spec, on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 0);
+    leaders_cond_t lcfg = {b.mdc, "cfg", 1};
+    assert_true(run_until(&loop, leaders_ready, &lcfg, 5000));
+    assert_string_equal(props_get(mdc_topic(b.mdc, "cfg")->config, "cleanup.policy"), "compact");
+
+    /* validate_only writes nothing. */
+    ctl_topic_spec_t vspec = {
+        .name = "dry", .num_partitions = 2, .replication_factor = 1, .validate_only = true};
+    r = (result_t){0};
+    assert_int_equal(ctl_create_topic(b.ctl, &vspec, on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 0);
+    assert_null(mdc_topic(b.mdc, "dry"));
+
+    /* Add partitions. */
+    r = (result_t){0};
+    assert_int_equal(ctl_create_partitions(b.ctl, "orders", 5, NULL, 0, false, on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 0);
+    leaders_cond_t l5 = {b.mdc, "orders", 5};
+    assert_true(run_until(&loop, leaders_ready, &l5, 5000));
+    r = (result_t){0};
+    assert_int_equal(ctl_create_partitions(b.ctl, "orders", 2, NULL, 0, false, on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 37);
+
+    /* Delete. */
+    r = (result_t){0};
+    assert_int_equal(ctl_delete_topic(b.ctl, "orders", on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 0);
+    assert_null(mdc_topic(b.mdc, "orders"));
+    r = (result_t){0};
+    assert_int_equal(ctl_delete_topic(b.ctl, "orders", on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 3);
+    /* Re-create after delete. */
+    r = create_topic(&loop, &b, "orders", 2, 1);
+    assert_int_equal(r.err, 0);
+    leaders_cond_t l2 = {b.mdc, "orders", 2};
+    assert_true(run_until(&loop, leaders_ready, &l2, 5000));
+
+    /* Controlled shutdown, then close. */
+    ctl_shutdown(b.ctl, on_started, &b);
+    b.started = false;
+    assert_true(run_until(&loop, started, &b, 5000));
+    assert_int_equal(b.start_rc, 0);
+    broker_kill(&b);
+    drain(&loop);
+
+    /* Restart: topics survive. */
+    assert_int_equal(coord_local_open(&loop, file, &coord), 0);
+    broker_start(&loop, coord, &b, 1, NULL);
+    assert_true(run_until(&loop, started, &b, 5000));
+    assert_int_equal(b.start_rc, 0);
+    leaders_cond_t l2b = {b.mdc, "orders", 2};
+    assert_true(run_until(&loop, leaders_ready, &l2b, 5000));
+    assert_non_null(mdc_topic(b.mdc, "cfg"));
+    assert_non_null(mdc_topic(b.mdc, "auto"));
+    assert_true(run_until(&loop, is_controller, &b, 5000));
+    broker_kill(&b);
+    drain(&loop);
+
+    assert_int_equal(uv_loop_close(&loop), 0);
+    free(file);
+    tmpdir_remove(dir);
+}
+
+static void test_create_before_cache_loaded_waits(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    coord_t *coord;
+    assert_int_equal(coord_local_open(&loop, NULL, &coord), 0);
+    broker_t b;
+    broker_start(&loop, coord, &b, 0, NULL);
+    /* Immediately, before anything loaded (the broker's auto-create path). */
+    result_t r = {0};
+    ctl_topic_spec_t spec = {.name = "early", .num_partitions = -1, .replication_factor = -1};
+    assert_int_equal(ctl_create_topic(b.ctl, &spec, on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 0);
+    leaders_cond_t lc = {b.mdc, "early", 1};
+    assert_true(run_until(&loop, leaders_ready, &lc, 5000));
+    broker_kill(&b);
+    drain(&loop);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_duplicate_broker_id_rejected(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    coord_t *c1, *c2;
+    assert_int_equal(coord_local_open(&loop, NULL, &c1), 0);
+    assert_int_equal(coord_local_open_session(c1, &c2), 0);
+    broker_t a, b;
+    broker_start(&loop, c1, &a, 7, NULL);
+    assert_true(run_until(&loop, started, &a, 5000));
+    assert_int_equal(a.start_rc, 0);
+    broker_start(&loop, c2, &b, 7, NULL);
+    assert_true(run_until(&loop, started, &b, 5000));
+    assert_int_equal(b.start_rc, STRATA_EEXISTS);
+    /* The loser's shutdown must not delete the winner's registration. */
+    b.started = false;
+    ctl_shutdown(b.ctl, on_started, &b);
+    assert_true(run_until(&loop, started, &b, 5000));
+    broker_kill(&b);
+    drain(&loop);
+    assert_non_null(mdc_broker(a.mdc, 7));
+    broker_kill(&a);
+    drain(&loop);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* ---------------------------------------------------------------- cluster over one tree */
+
+typedef struct cluster {
+    uv_loop_t loop;
+    coord_t *root; /* a session kept open so the tree outlives broker kills */
+    broker_t b[3];
+} cluster_t;
+
+static void cluster_start(cluster_t *c, bool racks) {
+    uv_loop_init(&c->loop);
+    assert_int_equal(coord_local_open(&c->loop, NULL, &c->root), 0);
+    static const char *rack[3] = {"a", "b", "a"};
+    for (int i = 0; i < 3; i++) {
+        coord_t *s;
+        assert_int_equal(coord_local_open_session(c->root, &s), 0);
+        broker_start(&c->loop, s, &c->b[i], i + 1, racks ? rack[i] : NULL);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_true(run_until(&c->loop, started, &c->b[i], 5000));
+        assert_int_equal(c->b[i].start_rc, 0);
+    }
+}
+
+static void cluster_stop(cluster_t *c) {
+    for (int i = 0; i < 3; i++) {
+        if (c->b[i].ctl) {
+            broker_kill(&c->b[i]);
+        }
+    }
+    coord_close(c->root);
+    drain(&c->loop);
+    assert_int_equal(uv_loop_close(&c->loop), 0);
+}
+
+typedef struct one_controller {
+    cluster_t *c;
+    int32_t not_id;
+    int32_t above_epoch; /* the controller's epoch must be higher than this */
+} one_controller_t;
+
+static bool exactly_one_controller(void *arg) {
+    one_controller_t *oc = arg;
+    int n = 0;
+    for (int i = 0; i < 3; i++) {
+        if (oc->c->b[i].ctl && ctl_is_controller(oc->c->b[i].ctl)) {
+            n++;
+            if (i + 1 == oc->not_id || oc->c->b[i].ctl->epoch <= oc->above_epoch) {
+                return false;
+            }
+        }
+    }
+    return n == 1;
+}
+
+static int controller_index(cluster_t *c) {
+    for (int i = 0; i < 3; i++) {
+        if (c->b[i].ctl && ctl_is_controller(c->b[i].ctl)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+typedef struct brokers_seen {
+    mdc_t *mdc;
+    size_t n;
+} brokers_seen_t;
+
+static bool brokers_seen(void *arg) {
+    brokers_seen_t *s = arg;
+    return mdc_broker_count(s->mdc) == s->n;
+}
+
+static void test_cluster_elects_one_controller_and_assigns(void **state) {
+    (void)state;
+    cluster_t c;
+    cluster_start(&c, true);
+    one_controller_t oc = {&c, -1, 0};
+    assert_true(run_until(&c.loop, exactly_one_controller, &oc, 5000));
+    for (int i = 0; i < 3; i++) {
+        brokers_seen_t bs = {c.b[i].mdc, 3};
+        assert_true(run_until(&c.loop, brokers_seen, &bs, 5000));
+    }
+    /* Create on a broker that is not the controller. */
+    int ci = controller_index(&c);
+    int other = (ci + 1) % 3;
+    result_t r = create_topic(&c.loop, &c.b[other], "t6", 6, 3);
+    assert_int_equal(r.err, 0);
+    for (int i = 0; i < 3; i++) {
+        leaders_cond_t lc = {c.b[i].mdc, "t6", 6};
+        assert_true(run_until(&c.loop, leaders_ready, &lc, 5000));
+    }
+    const mdc_topic_t *t = mdc_topic(c.b[0].mdc, "t6");
+    int leaders[4] = {0};
+    for (int32_t p = 0; p < 6; p++) {
+        const mdc_partition_t *mp = &t->partitions[p];
+        assert_int_equal(mp->nreplicas, 3);
+        assert_int_equal(mp->leader, mp->replicas[0]);
+        assert_int_equal(mp->nisr, 3);
+        leaders[mp->leader]++;
+    }
+    assert_int_equal(leaders[1], 2);
+    assert_int_equal(leaders[2], 2);
+    assert_int_equal(leaders[3], 2);
+    r = create_topic(&c.loop, &c.b[other], "t4", 1, 4);
+    assert_int_equal(r.err, 38);
+    cluster_stop(&c);
+}
+
+typedef struct leader_moved {
+    mdc_t *mdc;
+    const char *topic;
+    int32_t dead;
+} leader_moved_t;
+
+/* No partition led by `dead`, none leaderless, and `dead` out of every ISR. */
+static bool leader_moved(void *arg) {
+    leader_moved_t *lm = arg;
+    const mdc_topic_t *t = mdc_topic(lm->mdc, lm->topic);
+    if (!t) {
+        return false;
+    }
+    for (int32_t p = 0; p < t->npartitions; p++) {
+        const mdc_partition_t *mp = &t->partitions[p];
+        if (mp->leader == lm->dead || mp->leader < 0) {
+            return false;
+        }
+        for (int32_t i = 0; i < mp->nisr; i++) {
+            if (mp->isr[i] == lm->dead) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+typedef struct survivor_cond {
+    mdc_t *mdc;
+    const char *topic;
+    int32_t survivor;
+} survivor_cond_t;
+
+/* Partitions with the survivor among their replicas are led by it; the others have none. */
+static bool survivor_leads(void *arg) {
+    survivor_cond_t *sc = arg;
+    const mdc_topic_t *t = mdc_topic(sc->mdc, sc->topic);
+    if (!t) {
+        return false;
+    }
+    for (int32_t p = 0; p < t->npartitions; p++) {
+        const mdc_partition_t *mp = &t->partitions[p];
+        bool has = false;
+        for (int32_t i = 0; i < mp->nreplicas; i++) {
+            has = has || mp->replicas[i] == sc->survivor;
+        }
+        if (mp->leader != (has ? sc->survivor : -1)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void test_failover_on_broker_loss(void **state) {
+    (void)state;
+    cluster_t c;
+    cluster_start(&c, false);
+    one_controller_t oc = {&c, -1, 0};
+    assert_true(run_until(&c.loop, exactly_one_controller, &oc, 5000));
+    int ci = controller_index(&c);
+    result_t r = create_topic(&c.loop, &c.b[ci], "fo", 6, 2);
+    assert_int_equal(r.err, 0);
+    leaders_cond_t lc = {c.b[ci].mdc, "fo", 6};
+    assert_true(run_until(&c.loop, leaders_ready, &lc, 5000));
+
+    /* Kill a broker that is not the controller: its leaderships move. */
+    int victim = (ci + 1) % 3;
+    int32_t victim_id = victim + 1;
+    broker_kill(&c.b[victim]);
+    leader_moved_t lm = {c.b[ci].mdc, "fo", victim_id};
+    assert_true(run_until(&c.loop, leader_moved, &lm, 5000));
+
+    /* Kill the controller: another takes over with a higher epoch, and moves leaders. */
+    int32_t old_epoch = c.b[ci].ctl->epoch;
+    int32_t ctl_id = ci + 1;
+    broker_kill(&c.b[ci]);
+    one_controller_t oc2 = {&c, ctl_id, old_epoch};
+    assert_true(run_until(&c.loop, exactly_one_controller, &oc2, 5000));
+    int nci = controller_index(&c);
+    assert_true(nci >= 0 && nci != ci && nci != victim);
+    assert_true(c.b[nci].ctl->epoch > old_epoch);
+    /* With rf 2 some partitions had both replicas on dead brokers: those go leaderless;
+     * the rest are led by the survivor. */
+    survivor_cond_t sc = {c.b[nci].mdc, "fo", nci + 1};
+    assert_true(run_until(&c.loop, survivor_leads, &sc, 5000));
+    cluster_stop(&c);
+}
+
+static void test_controlled_shutdown_moves_leaders(void **state) {
+    (void)state;
+    cluster_t c;
+    cluster_start(&c, false);
+    one_controller_t oc = {&c, -1, 0};
+    assert_true(run_until(&c.loop, exactly_one_controller, &oc, 5000));
+    int ci = controller_index(&c);
+    result_t r = create_topic(&c.loop, &c.b[ci], "cs", 6, 3);
+    assert_int_equal(r.err, 0);
+    for (int i = 0; i < 3; i++) {
+        leaders_cond_t lc = {c.b[i].mdc, "cs", 6};
+        assert_true(run_until(&c.loop, leaders_ready, &lc, 5000));
+    }
+    /* Shut down the controller itself: leaders move before it deregisters. */
+    broker_t *b = &c.b[ci];
+    b->started = false;
+    ctl_shutdown(b->ctl, on_started, b);
+    assert_true(run_until(&c.loop, started, b, 5000));
+    assert_int_equal(b->start_rc, 0);
+    int watcher = (ci + 1) % 3;
+    leader_moved_t lm = {c.b[watcher].mdc, "cs", ci + 1};
+    assert_true(run_until(&c.loop, leader_moved, &lm, 5000));
+    broker_kill(b);
+    one_controller_t oc2 = {&c, ci + 1, 1};
+    assert_true(run_until(&c.loop, exactly_one_controller, &oc2, 5000));
+    cluster_stop(&c);
+}
+
+static void test_session_expiry_reregisters(void **state) {
+    (void)state;
+    cluster_t c;
+    cluster_start(&c, false);
+    one_controller_t oc = {&c, -1, 0};
+    assert_true(run_until(&c.loop, exactly_one_controller, &oc, 5000));
+    int ci = controller_index(&c);
+    int32_t epoch = c.b[ci].ctl->epoch;
+    coord_local_expire(c.b[ci].coord);
+    /* Someone is controller again, with a higher epoch, and all three are registered. */
+    one_controller_t oc2 = {&c, -1, epoch};
+    assert_true(run_until(&c.loop, exactly_one_controller, &oc2, 5000));
+    int nci = controller_index(&c);
+    assert_true(c.b[nci].ctl->epoch > epoch);
+    for (int i = 0; i < 3; i++) {
+        brokers_seen_t bs = {c.b[i].mdc, 3};
+        assert_true(run_until(&c.loop, brokers_seen, &bs, 5000));
+    }
+    cluster_stop(&c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_standalone_register_elect_create),
+        cmocka_unit_test(test_create_before_cache_loaded_waits),
+        cmocka_unit_test(test_duplicate_broker_id_rejected),
+        cmocka_unit_test(test_cluster_elects_one_controller_and_assigns),
+        cmocka_unit_test(test_failover_on_broker_loss),
+        cmocka_unit_test(test_controlled_shutdown_moves_leaders),
+        cmocka_unit_test(test_session_expiry_reregisters),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -96,6 +96,17 @@ void pst_update(pst_t *s, int64_t producer_id, int16_t epoch, int32_t first_seq,
  */
 void pst_update_from_header(pst_t *s, const rb_header_t *h);
 
+/**
+ * Checks every batch of a produce request's records (magic 2, offsets not yet assigned)
+ * before log_append: each idempotent batch against the state, and against the batch
+ * before it in the same request. PST_DUPLICATE only when the first idempotent batch
+ * repeats a cached one (*dup filled; the caller answers with dup->first_offset and
+ * appends nothing). Unparsable bytes are PST_OK here: log_append rejects them.
+ */
+pst_result_t pst_check_records(const pst_t *s, const uint8_t *data, size_t len, pst_batch_t *dup);
+/** Records every batch of data after log_append assigned the offsets (pst_update_from_header). */
+void pst_update_records(pst_t *s, const uint8_t *data, size_t len);
+
 /** @returns the entry of producer_id or NULL. Borrowed until the next change. */
 const pst_entry_t *pst_get(const pst_t *s, int64_t producer_id);
 size_t pst_count(const pst_t *s);
@@ -142,5 +153,15 @@ int pst_load(pst_t *s, const char *dir, int64_t max_offset);
  * @blocking (reads the log)
  */
 int pst_rebuild_from_log(pst_t *s, log_t *log);
+
+/**
+ * The state of a log's partition: pst_new + pst_load(<log dir>, log end) +
+ * pst_rebuild_from_log. Never NULL (a failed load or replay logs and starts empty, which
+ * accepts any sequence: rule 5). @blocking (reads the snapshot and the log tail)
+ */
+pst_t *pst_open_log(log_t *log);
+
+/** Writes <log dir>/<map end offset>.snapshot, keeping 2 (shutdown, segment roll). @blocking */
+int pst_snapshot_log(const pst_t *s, log_t *log);
 
 #endif /* STRATA_PRODUCER_STATE_H */

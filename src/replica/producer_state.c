@@ -156,6 +156,62 @@ void pst_update_from_header(pst_t *s, const rb_header_t *h) {
                h->base_offset + h->last_offset_delta, h->max_timestamp);
 }
 
+pst_result_t pst_check_records(const pst_t *s, const uint8_t *data, size_t len, pst_batch_t *dup) {
+    size_t pos = 0;
+    bool first = true;
+    rb_header_t prev;
+    bool have_prev = false;
+    while (pos < len) {
+        rb_header_t h;
+        long sz = rb_parse(data + pos, len - pos, &h);
+        if (sz <= 0) {
+            return PST_OK; /* log_append reports the bad bytes */
+        }
+        pos += (size_t)sz;
+        if (h.producer_id < 0 || (h.attributes & RB_ATTR_CONTROL)) {
+            continue;
+        }
+        int32_t last = pst_last_seq(h.base_sequence, h.last_offset_delta);
+        pst_result_t r;
+        if (have_prev && prev.producer_id == h.producer_id) {
+            /* the batch before it in this request is its predecessor */
+            int32_t plast = pst_last_seq(prev.base_sequence, prev.last_offset_delta);
+            if (h.producer_epoch < prev.producer_epoch) {
+                r = PST_INVALID_EPOCH;
+            } else if (h.producer_epoch > prev.producer_epoch) {
+                r = h.base_sequence == 0 ? PST_OK : PST_OUT_OF_ORDER;
+            } else {
+                r = in_sequence(plast, h.base_sequence) ? PST_OK : PST_OUT_OF_ORDER;
+            }
+        } else {
+            r = pst_check(s, h.producer_id, h.producer_epoch, h.base_sequence, last, dup);
+            if (r == PST_DUPLICATE && !first) {
+                r = PST_OUT_OF_ORDER; /* a duplicate after new batches: cannot answer both */
+            }
+        }
+        if (r != PST_OK) {
+            return r;
+        }
+        first = false;
+        prev = h;
+        have_prev = true;
+    }
+    return PST_OK;
+}
+
+void pst_update_records(pst_t *s, const uint8_t *data, size_t len) {
+    size_t pos = 0;
+    while (pos < len) {
+        rb_header_t h;
+        long sz = rb_parse(data + pos, len - pos, &h);
+        if (sz <= 0) {
+            return;
+        }
+        pst_update_from_header(s, &h);
+        pos += (size_t)sz;
+    }
+}
+
 size_t pst_expire(pst_t *s, int64_t now_ms, int64_t expiration_ms) {
     size_t removed = 0;
     map_iter_t it = MAP_ITER_INIT;

@@ -3,6 +3,7 @@
  * Kept apart from producer_state.c so the pure sequence rules link without storage.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <unistd.h>
 
@@ -30,10 +31,11 @@ int pst_rebuild_from_log(pst_t *s, log_t *log) {
             break;
         }
         buf_reset(&b);
-        uint8_t *p = buf_extend(&b, (size_t)sl.len);
-        ssize_t got = pread(sl.fd, p, (size_t)sl.len, (off_t)sl.pos);
+        int64_t want = sl.len;
+        uint8_t *p = buf_extend(&b, (size_t)want);
+        ssize_t got = pread(sl.fd, p, (size_t)want, (off_t)sl.pos);
         log_slice_release(&sl);
-        if (got != (ssize_t)sl.len) {
+        if (got != (ssize_t)want) {
             rc = got < 0 ? -errno : STRATA_ECORRUPT;
             break;
         }
@@ -65,4 +67,24 @@ int pst_rebuild_from_log(pst_t *s, log_t *log) {
     }
     pst_set_map_end_offset(s, end);
     return 0;
+}
+
+pst_t *pst_open_log(log_t *log) {
+    char name[300];
+    snprintf(name, sizeof(name), "%s-%d", log_topic(log), (int)log_partition(log));
+    pst_t *s = pst_new(name);
+    int rc = pst_load(s, log_dir_path(log), log_end_offset(log));
+    if (rc == 0) {
+        rc = pst_rebuild_from_log(s, log);
+    }
+    if (rc != 0) {
+        slog_warn("[ProducerState partition=%s] starting empty: %s", name, strata_strerror(rc));
+        pst_clear(s);
+        pst_set_map_end_offset(s, log_end_offset(log));
+    }
+    return s;
+}
+
+int pst_snapshot_log(const pst_t *s, log_t *log) {
+    return pst_snapshot_write(s, log_dir_path(log), pst_map_end_offset(s), 2);
 }

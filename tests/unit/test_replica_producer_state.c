@@ -281,6 +281,97 @@ static void test_pst_snapshot_write_and_reload(void **state) {
     tmpdir_remove(dir);
 }
 
+/* A header-only magic-2 batch (enough for rb_parse): n records of producer pid. */
+static void put_batch(buf_t *b, int64_t base_offset, int64_t pid, int16_t epoch, int32_t seq,
+                      int32_t n) {
+    uint8_t *h = buf_extend(b, RB_HEADER_SIZE);
+    memset(h, 0, RB_HEADER_SIZE);
+    be64_put(h + RB_OFF_BASE_OFFSET, (uint64_t)base_offset);
+    be32_put(h + RB_OFF_LENGTH, RB_HEADER_SIZE - 12);
+    be32_put(h + RB_OFF_LEADER_EPOCH, 0);
+    h[RB_OFF_MAGIC] = 2;
+    be32_put(h + RB_OFF_LAST_DELTA, (uint32_t)(n - 1));
+    be64_put(h + RB_OFF_MAX_TIMESTAMP, 5000);
+    be64_put(h + RB_OFF_PRODUCER_ID, (uint64_t)pid);
+    be16_put(h + RB_OFF_PRODUCER_EPOCH, (uint16_t)epoch);
+    be32_put(h + RB_OFF_BASE_SEQUENCE, (uint32_t)seq);
+    be32_put(h + RB_OFF_RECORD_COUNT, (uint32_t)n);
+    be32_put(h + RB_OFF_CRC, crc32c(0, h + RB_OFF_ATTRIBUTES, RB_HEADER_SIZE - RB_OFF_ATTRIBUTES));
+}
+
+static void test_pst_check_records_request_paths(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    buf_t b = BUF_INIT;
+    put_batch(&b, 0, PID, 0, 0, 3);
+    assert_int_equal(pst_check_records(s, b.data, b.len, NULL), PST_OK);
+    pst_update_records(s, b.data, b.len); /* as if appended at offset 0 */
+    assert_int_equal(pst_get(s, PID)->batches[0].last_offset, 2);
+    /* the same batch again (a retry) is a duplicate answered with offset 0 */
+    pst_batch_t dup;
+    assert_int_equal(pst_check_records(s, b.data, b.len, &dup), PST_DUPLICATE);
+    assert_int_equal(dup.first_offset, 0);
+    /* two batches in one request: the second follows the first */
+    buf_reset(&b);
+    put_batch(&b, 0, PID, 0, 3, 2);
+    put_batch(&b, 0, PID, 0, 5, 2);
+    assert_int_equal(pst_check_records(s, b.data, b.len, NULL), PST_OK);
+    buf_reset(&b);
+    put_batch(&b, 0, PID, 0, 3, 2);
+    put_batch(&b, 0, PID, 0, 6, 2); /* gap inside the request */
+    assert_int_equal(pst_check_records(s, b.data, b.len, NULL), PST_OUT_OF_ORDER);
+    buf_reset(&b);
+    put_batch(&b, 0, PID, 0, 9, 1);
+    assert_int_equal(pst_check_records(s, b.data, b.len, NULL), PST_OUT_OF_ORDER);
+    /* batches without producer id are never checked */
+    buf_reset(&b);
+    put_batch(&b, 0, -1, -1, -1, 1);
+    assert_int_equal(pst_check_records(s, b.data, b.len, NULL), PST_OK);
+    pst_update_records(s, b.data, b.len);
+    assert_int_equal(pst_count(s), 1);
+    buf_destroy(&b);
+    pst_free(s);
+}
+
+static void test_pst_open_log_rebuilds_from_snapshot_and_tail(void **state) {
+    (void)state;
+    char *dir = tmpdir_new();
+    log_config_t cfg;
+    log_config_default(&cfg);
+    log_t *log = NULL;
+    assert_int_equal(log_open(dir, "t", 0, &cfg, &strata_inline_executor, 0, false, &log), 0);
+    buf_t b = BUF_INIT;
+    log_append_info_t info;
+    for (int i = 0; i < 3; i++) {
+        buf_reset(&b);
+        put_batch(&b, 0, PID, 0, i * 2, 2);
+        assert_int_equal(log_append(log, b.data, b.len, 0, &info), 0);
+    }
+    pst_t *s = pst_open_log(log); /* no snapshot: the whole log is replayed */
+    assert_int_equal(pst_map_end_offset(s), 6);
+    assert_int_equal(pst_get(s, PID)->nbatches, 3);
+    assert_int_equal(pst_snapshot_log(s, log), 0);
+    pst_free(s);
+    /* two more batches after the snapshot */
+    for (int i = 3; i < 5; i++) {
+        buf_reset(&b);
+        put_batch(&b, 0, PID, 0, i * 2, 2);
+        assert_int_equal(log_append(log, b.data, b.len, 0, &info), 0);
+    }
+    s = pst_open_log(log);
+    assert_int_equal(pst_map_end_offset(s), 10);
+    for (int i = 0; i < 5; i++) {
+        pst_batch_t dup;
+        assert_int_equal(pst_check(s, PID, 0, i * 2, i * 2 + 1, &dup), PST_DUPLICATE);
+        assert_int_equal(dup.first_offset, i * 2);
+    }
+    assert_int_equal(pst_check(s, PID, 0, 10, 10, NULL), PST_OK);
+    pst_free(s);
+    buf_destroy(&b);
+    log_close(log);
+    tmpdir_remove(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pst_check_first_batch_any_sequence),
@@ -296,6 +387,8 @@ int main(void) {
         cmocka_unit_test(test_pst_truncate_to_drops_batches),
         cmocka_unit_test(test_pst_snapshot_encode_decode_roundtrip),
         cmocka_unit_test(test_pst_snapshot_write_and_reload),
+        cmocka_unit_test(test_pst_check_records_request_paths),
+        cmocka_unit_test(test_pst_open_log_rebuilds_from_snapshot_and_tail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

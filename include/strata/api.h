@@ -100,6 +100,7 @@ typedef struct api_ctx {
     ctl_t *ctl;
     mdc_t *mdc;
     logmgr_t *logmgr;
+    struct api_admin *admin; /* admin operations waiting for the metadata cache (api_start) */
 } api_ctx_t;
 
 typedef enum {
@@ -132,6 +133,13 @@ struct api_req {
     log_slice_t *slices; /* in arena; released by the server after sending */
     size_t nslices;
 };
+
+/** Subscribes to ctx->mdc (call once the context is filled in). */
+void api_start(api_ctx_t *ctx);
+/** Completes every waiting admin operation (as timed out). Call before ctl_free. */
+void api_stop(api_ctx_t *ctx);
+/** Frees what api_start allocated. Call after the metadata cache is gone (ctl_free). */
+void api_free(api_ctx_t *ctx);
 
 /**
  * Decodes and handles one request; completes it through req->done (maybe before

@@ -45,6 +45,16 @@ void api_handle_DeleteTopics(api_call_t *call);
 void api_handle_CreatePartitions(api_call_t *call);
 void api_handle_DescribeConfigs(api_call_t *call);
 
+/*
+ * Admin operations answer once the metadata cache shows their effect (Kafka's
+ * DelayedCreateTopics / DelayedCreatePartitions / DelayedDeleteTopics): a topic with
+ * at least npartitions partitions, all with a leader; or the topic gone. cb(arg, true)
+ * then, or cb(arg, false) after timeout_ms (REQUEST_TIMED_OUT).
+ */
+typedef enum { API_WAIT_LEADERS = 0, API_WAIT_GONE = 1 } api_wait_kind_t;
+void api_admin_wait(api_ctx_t *ctx, const char *topic, api_wait_kind_t kind, int32_t npartitions,
+                    int64_t timeout_ms, void (*cb)(void *arg, bool ok), void *arg);
+
 /** Fills an ApiVersions response with every API this broker handles. */
 void api_versions_fill(api_call_t *call, kp_ApiVersionsResponse_t *resp);
 /** true when the dispatch table has a handler for api_key. */

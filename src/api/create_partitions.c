@@ -16,6 +16,10 @@ typedef struct cp_state {
 typedef struct cp_item {
     cp_state_t *st;
     int32_t idx;
+    const char *name;
+    int32_t count;
+    bool validate_only;
+    int32_t timeout_ms;
 } cp_item_t;
 
 static void finish_one(cp_state_t *st) {
@@ -30,9 +34,23 @@ static void set_result(cp_state_t *st, int32_t idx, int16_t err, const char *msg
     r->error_message = err != KP_ERR_NONE && msg ? api_strdup(st->call, msg) : NULL;
 }
 
+static void on_leaders(void *arg, bool ok) {
+    cp_item_t *it = arg;
+    if (!ok) {
+        set_result(it->st, it->idx, KP_ERR_REQUEST_TIMED_OUT,
+                   "Timed out waiting for the new partitions' leaders");
+    }
+    finish_one(it->st);
+}
+
 static void on_done(void *arg, int16_t err, const char *message) {
     cp_item_t *it = arg;
     set_result(it->st, it->idx, err, message);
+    if (err == KP_ERR_NONE && !it->validate_only) {
+        api_admin_wait(it->st->call->ctx, it->name, API_WAIT_LEADERS, it->count, it->timeout_ms,
+                       on_leaders, it);
+        return;
+    }
     finish_one(it->st);
 }
 
@@ -82,6 +100,10 @@ void api_handle_CreatePartitions(api_call_t *call) {
         cp_item_t *it = api_alloc(call, sizeof(*it));
         it->st = st;
         it->idx = i;
+        it->name = t->name;
+        it->count = t->count;
+        it->validate_only = rq->validate_only;
+        it->timeout_ms = rq->timeout_ms;
         st->pending++;
         int rc = ctl_create_partitions(call->ctx->ctl, t->name, t->count, a, rf, rq->validate_only,
                                        on_done, it);

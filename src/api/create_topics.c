@@ -19,6 +19,10 @@ typedef struct ct_state {
 typedef struct ct_item {
     ct_state_t *st;
     int32_t idx;
+    const char *name;
+    int32_t npartitions; /* resolved count, to wait for its leaders */
+    bool validate_only;
+    int32_t timeout_ms;
 } ct_item_t;
 
 static void finish_one(ct_state_t *st) {
@@ -33,9 +37,23 @@ static void set_result(ct_state_t *st, int32_t idx, int16_t err, const char *msg
     r->error_message = err != KP_ERR_NONE && msg ? api_strdup(st->call, msg) : NULL;
 }
 
+static void on_leaders(void *arg, bool ok) {
+    ct_item_t *it = arg;
+    if (!ok) {
+        set_result(it->st, it->idx, KP_ERR_REQUEST_TIMED_OUT,
+                   "Timed out waiting for the new topic's partition leaders");
+    }
+    finish_one(it->st);
+}
+
 static void on_created(void *arg, int16_t err, const char *message) {
     ct_item_t *it = arg;
     set_result(it->st, it->idx, err, message);
+    if (err == KP_ERR_NONE && !it->validate_only) {
+        api_admin_wait(it->st->call->ctx, it->name, API_WAIT_LEADERS, it->npartitions,
+                       it->timeout_ms, on_leaders, it);
+        return;
+    }
     finish_one(it->st);
 }
 
@@ -145,6 +163,11 @@ void api_handle_CreateTopics(api_call_t *call) {
         ct_item_t *it = api_alloc(call, sizeof(*it));
         it->st = st;
         it->idx = i;
+        it->name = t->name;
+        it->npartitions =
+            spec.num_partitions > 0 ? spec.num_partitions : call->ctx->cfg->num_partitions;
+        it->validate_only = rq->validate_only;
+        it->timeout_ms = rq->timeout_ms;
         st->pending++;
         int rc = ctl_create_topic(call->ctx->ctl, &spec, on_created, it);
         if (rc != 0) {

@@ -16,6 +16,8 @@ typedef struct dt_state {
 typedef struct dt_item {
     dt_state_t *st;
     int32_t idx;
+    const char *name;
+    int32_t timeout_ms;
 } dt_item_t;
 
 static void finish_one(dt_state_t *st) {
@@ -24,11 +26,23 @@ static void finish_one(dt_state_t *st) {
     }
 }
 
+static void on_gone(void *arg, bool ok) {
+    dt_item_t *it = arg;
+    if (!ok) {
+        it->st->resp.responses[it->idx].error_code = KP_ERR_REQUEST_TIMED_OUT;
+    }
+    finish_one(it->st);
+}
+
 static void on_deleted(void *arg, int16_t err, const char *message) {
     dt_item_t *it = arg;
     kp_DeleteTopicsResponse_DeletableTopicResult_t *r = &it->st->resp.responses[it->idx];
     r->error_code = err;
     r->error_message = err != KP_ERR_NONE && message ? api_strdup(it->st->call, message) : NULL;
+    if (err == KP_ERR_NONE) {
+        api_admin_wait(it->st->call->ctx, it->name, API_WAIT_GONE, 0, it->timeout_ms, on_gone, it);
+        return;
+    }
     finish_one(it->st);
 }
 
@@ -57,6 +71,8 @@ void api_handle_DeleteTopics(api_call_t *call) {
         dt_item_t *it = api_alloc(call, sizeof(*it));
         it->st = st;
         it->idx = i;
+        it->name = name;
+        it->timeout_ms = rq->timeout_ms;
         st->pending++;
         int rc = ctl_delete_topic(call->ctx->ctl, name, on_deleted, it);
         if (rc != 0) {

@@ -200,8 +200,12 @@ static part_t *sync_partition(rm_t *rm, const mdc_topic_t *t, int32_t partition)
     }
     bool lead = mp->leader == rm->cfg.broker_id;
     if (lead != p->leader || mp->leader_epoch != p->leader_epoch) {
-        slog_info("[Partition %s-%d broker=%d] %s, leader epoch %d", p->topic, (int)partition,
-                  (int)rm->cfg.broker_id, lead ? "leader" : "follower", (int)mp->leader_epoch);
+        slog_info("[Partition %s-%d broker=%d] %s (leader %d, leader epoch %d)", p->topic,
+                  (int)partition, (int)rm->cfg.broker_id,
+                  lead             ? "leader"
+                  : mp->leader < 0 ? "no leader"
+                                   : "follower",
+                  (int)mp->leader, (int)mp->leader_epoch);
         /* A role change wakes waiting fetches: they answer with the new state. */
         purg_list_wake_all(&p->fetch_waiters);
     }

@@ -74,12 +74,14 @@ static void close_walk_cb(uv_handle_t *h, void *arg) {
 
 /* Last step of the stop: every handle of ours is closed; close strays too. */
 static void close_everything(broker_t *b) {
+    api_stop(&b->api);
     rm_free(b->rm);
     b->rm = NULL;
     if (b->ctl) {
         ctl_free(b->ctl);
         b->ctl = NULL;
     }
+    api_free(&b->api);
     coord_close(b->coord);
     b->coord = NULL;
     if (b->handles_init) {
@@ -245,6 +247,7 @@ static int start(broker_t *b) {
     b->api.ctl = b->ctl;
     b->api.mdc = b->mdc;
     b->api.logmgr = b->logmgr;
+    api_start(&b->api);
 
     uv_timer_init(&b->loop, &b->tick);
     b->tick.data = b;

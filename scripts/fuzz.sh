@@ -3,14 +3,15 @@
 # directory (build-fuzz/, or $STRATA_FUZZ_BUILD_DIR) and runs it for SECONDS (default 60)
 # over tests/fuzz/corpus. New inputs go to a temporary directory, the seeds stay as they
 # are. Exits non-zero on any crash, leak, timeout or sanitizer report; the reproducer is
-# left in the build directory (crash-*, leak-*, timeout-*).
+# left in the build directory (crash-*, leak-*, timeout-*). Warnings are not errors here:
+# clang warns about things gcc (the CI compiler) does not, in modules fuzzing does not own.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 bdir=${STRATA_FUZZ_BUILD_DIR:-$root/build-fuzz}
 
 CC=clang cmake -S "$root" -B "$bdir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
-    -DSTRATA_FUZZ=ON >/dev/null
+    -DSTRATA_FUZZ=ON -DSTRATA_WERROR=OFF >/dev/null
 cmake --build "$bdir" --target fuzz_request -j2
 
 work=$(mktemp -d)

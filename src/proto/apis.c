@@ -9,11 +9,10 @@
 #include "strata/proto.h"
 
 static const kp_supported_api_t supported[] = {
-    {KP_API_Produce, 3, 7, KP_SUPPORT_BASE},     /* must contain 3 (MsgVer2) and 7 (ZSTD) */
-    {KP_API_Fetch, 4, 11, KP_SUPPORT_BASE},      /* must contain 4 and 10 */
-    {KP_API_ListOffsets, 1, 3, KP_SUPPORT_BASE}, /* rdk 2, kjs 3 */
-    {KP_API_Metadata, 1, 6, KP_SUPPORT_BASE},    /* rdk 4, kjs 6 */
-    {KP_API_LeaderAndIsr, 0, 3, KP_SUPPORT_INTERNAL},
+    {KP_API_Produce, 3, 7, KP_SUPPORT_BASE},          /* must contain 3 (MsgVer2) and 7 (ZSTD) */
+    {KP_API_Fetch, 4, 11, KP_SUPPORT_BASE},           /* must contain 4 and 10 */
+    {KP_API_ListOffsets, 1, 3, KP_SUPPORT_BASE},      /* rdk 2, kjs 3 */
+    {KP_API_Metadata, 1, 6, KP_SUPPORT_BASE},         /* rdk 4, kjs 6 */
     {KP_API_OffsetCommit, 2, 7, KP_SUPPORT_GROUP},    /* rdk 7, kjs 5 */
     {KP_API_OffsetFetch, 1, 5, KP_SUPPORT_GROUP},     /* rdk 5 (6+ flexible), kjs 4 */
     {KP_API_FindCoordinator, 0, 2, KP_SUPPORT_GROUP}, /* must contain 0 */
@@ -26,8 +25,8 @@ static const kp_supported_api_t supported[] = {
     {KP_API_ApiVersions, 0, 3, KP_SUPPORT_BASE}, /* v3 flexible, response header v0 */
     {KP_API_CreateTopics, 0, 4, KP_SUPPORT_BASE},
     {KP_API_DeleteTopics, 0, 3, KP_SUPPORT_BASE},
-    {KP_API_InitProducerId, 0, 1, KP_SUPPORT_GROUP}, /* must contain 0; 2+ flexible */
-    {KP_API_OffsetForLeaderEpoch, 0, 3, KP_SUPPORT_INTERNAL},
+    {KP_API_InitProducerId, 0, 1, KP_SUPPORT_GROUP},          /* must contain 0; 2+ flexible */
+    {KP_API_OffsetForLeaderEpoch, 0, 3, KP_SUPPORT_INTERNAL}, /* follower truncation (issue 6) */
     {KP_API_DescribeConfigs, 0, 2, KP_SUPPORT_BASE},
     {KP_API_CreatePartitions, 0, 1, KP_SUPPORT_BASE},
 };

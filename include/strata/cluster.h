@@ -212,6 +212,10 @@ typedef struct assign_broker {
  */
 int assign_replicas(const assign_broker_t *brokers, size_t nbrokers, int32_t npartitions,
                     int32_t rf, int32_t start_index, int32_t start_partition, int32_t *out);
+/** The same with startIndex and nextReplicaShift given separately (each < 0 = random). */
+int assign_replicas_fixed(const assign_broker_t *brokers, size_t nbrokers, int32_t npartitions,
+                          int32_t rf, int32_t start_index, int32_t replica_shift,
+                          int32_t start_partition, int32_t *out);
 
 /* ---------------------------------------------------------------- controller & admin */
 

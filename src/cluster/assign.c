@@ -78,6 +78,13 @@ static void rack_alternated(const assign_broker_t *sorted_by_rack, int32_t n, in
 
 int assign_replicas(const assign_broker_t *brokers, size_t nbrokers, int32_t npartitions,
                     int32_t rf, int32_t start_index, int32_t start_partition, int32_t *out) {
+    return assign_replicas_fixed(brokers, nbrokers, npartitions, rf, start_index, start_index,
+                                 start_partition, out);
+}
+
+int assign_replicas_fixed(const assign_broker_t *brokers, size_t nbrokers, int32_t npartitions,
+                          int32_t rf, int32_t start_index, int32_t replica_shift,
+                          int32_t start_partition, int32_t *out) {
     if (npartitions <= 0) {
         return KERR_INVALID_PARTITIONS;
     }
@@ -120,13 +127,8 @@ int assign_replicas(const assign_broker_t *brokers, size_t nbrokers, int32_t npa
             rack_of[i] = 0;
         }
     }
-    int32_t start, shift;
-    if (start_index >= 0) {
-        start = shift = start_index;
-    } else {
-        start = random_below(n);
-        shift = random_below(n);
-    }
+    int32_t start = start_index >= 0 ? start_index % n : random_below(n);
+    int32_t shift = replica_shift >= 0 ? replica_shift : random_below(n);
     bool *rack_used = xcalloc((size_t)nracks + 1, sizeof(bool));
     bool *broker_used = xcalloc(nbrokers, sizeof(bool));
     for (int32_t i = 0; i < npartitions; i++) {

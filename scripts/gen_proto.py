@@ -10,7 +10,8 @@ Both outputs are committed (CI has no schema folder). Version gating, nullabilit
 flexible encodings, tagged fields and defaults all come from the schemas; nothing here
 knows about a particular API.
 
-Usage: scripts/gen_proto.py [--schemas DIR] [--out REPO_ROOT] [--no-format]
+Usage: scripts/gen_proto.py [--schemas DIR] [--out REPO_ROOT] [--no-format] [--check]
+--check regenerates into a temporary directory and fails if the committed files differ.
 Default DIR: ../shared/kafka-protocol relative to the repository root. Python 3 stdlib only.
 """
 import argparse
@@ -734,7 +735,26 @@ def main():
     ap.add_argument("--schemas", default=os.path.join(root, "..", "shared", "kafka-protocol"))
     ap.add_argument("--out", default=root, help="repository root to write into")
     ap.add_argument("--no-format", action="store_true", help="do not run clang-format")
+    ap.add_argument("--check", action="store_true",
+                    help="fail when the committed outputs differ from a fresh generation")
     args = ap.parse_args()
+    if args.check:
+        import filecmp
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            os.makedirs(os.path.join(tmp, "include", "strata"))
+            os.makedirs(os.path.join(tmp, "src", "proto"))
+            shutil.copy(os.path.join(args.out, ".clang-format"), tmp)
+            cmd = [sys.executable, os.path.abspath(__file__), "--schemas", args.schemas,
+                   "--out", tmp] + (["--no-format"] if args.no_format else [])
+            subprocess.check_call(cmd, stdout=subprocess.DEVNULL)
+            stale = [rel for rel in ("include/strata/proto_gen.h", "src/proto/kp_gen.c")
+                     if not filecmp.cmp(os.path.join(tmp, rel), os.path.join(args.out, rel),
+                                        shallow=False)]
+        if stale:
+            sys.exit("gen_proto: out of date: %s (rerun scripts/gen_proto.py)" % ", ".join(stale))
+        print("gen_proto: generated files are up to date")
+        return
 
     files = sorted(glob.glob(os.path.join(args.schemas, "*.json")))
     if not files:

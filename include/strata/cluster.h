@@ -267,8 +267,9 @@ int ctl_create_topic(ctl_t *ctl, const ctl_topic_spec_t *spec, ctl_admin_cb cb, 
 int ctl_delete_topic(ctl_t *ctl, const char *name, ctl_admin_cb cb, void *arg);
 /* Callbacks run later from the loop, never inside the call; a nonzero return (bad
  * arguments, freed ctl) means no callback. Create/alter answer once the assignment is
- * written (partition states follow from the controller); delete answers once the topic has
- * left the metadata cache. Operations issued before the cache has loaded wait for it.
+ * written (partition states follow from the controller); delete answers once the deletion
+ * is queued in /admin/delete_topics (the topic leaves the cache when the controller is
+ * done). Operations issued before the cache has loaded wait for it.
  * ctl_create_partitions: `assignment` covers only the new partitions (new_total - current
  * rows of assignment_rf). */
 int ctl_create_partitions(ctl_t *ctl, const char *name, int32_t new_total,

@@ -10,8 +10,9 @@
  *  2. An operation that arrives before the cache has loaded (start-up) waits for it, so
  *     "rf larger than available brokers" is never answered from an empty cache.
  *  3. Create/alter callbacks fire when the assignment is written; the partition states
- *     follow from the controller moments later. Delete callbacks fire when the topic has
- *     left the metadata cache (the controller finished deleting it).
+ *     follow from the controller moments later. Delete callbacks fire when the deletion is
+ *     queued (/admin/delete_topics/<t> written); the topic leaves the metadata cache once
+ *     the controller has deleted it (the API handler waits for that, as Kafka's does).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,8 +334,6 @@ static void run_create(admin_op_t *op) {
 
 /* ---------------------------------------------------------------- delete topic */
 
-void ctl_add_delete_waiter(ctl_t *ctl, const char *topic, ctl_admin_cb cb, void *arg);
-
 static void on_delete_marked(void *arg, int rc, const char *path) {
     (void)path;
     admin_op_t *op = arg;
@@ -350,9 +349,7 @@ static void on_delete_marked(void *arg, int rc, const char *path) {
         return;
     }
     slog_info("[Admin] topic %s marked for deletion", op->name);
-    ctl_add_delete_waiter(ctl, op->name, op->cb, op->arg);
-    ctl_unref(ctl); /* the op's own reference: the waiter list holds no reference */
-    op_free(op);
+    op_complete(op);
 }
 
 static void run_delete(admin_op_t *op) {

@@ -130,9 +130,6 @@ struct ctl {
     map_t *inflight_parts;   /* "topic\np" -> (void*)1 while a state write is pending */
     map_t *inflight_deletes; /* topic -> (void*)1 while a deletion runs */
 
-    /* pending ctl_delete_topic callers waiting for the topic to vanish */
-    struct ctl_waiter *waiters;
-
     /* controlled shutdown */
     coord_done_cb shutdown_done;
     void *shutdown_arg;

@@ -36,13 +36,6 @@
 
 #include "cluster/cluster_int.h"
 
-struct ctl_waiter {
-    struct ctl_waiter *next;
-    char *topic;
-    ctl_admin_cb cb;
-    void *arg;
-};
-
 void ctl_ref(ctl_t *ctl) {
     ctl->refs++;
 }
@@ -50,12 +43,6 @@ void ctl_ref(ctl_t *ctl) {
 static void ctl_destroy(ctl_t *ctl) {
     map_free(ctl->inflight_parts, NULL);
     map_free(ctl->inflight_deletes, NULL);
-    while (ctl->waiters) {
-        struct ctl_waiter *w = ctl->waiters;
-        ctl->waiters = w->next;
-        free(w->topic);
-        free(w);
-    }
     free(ctl->host_copy);
     free(ctl->rack_copy);
     free(ctl);
@@ -388,45 +375,17 @@ void ctl_became_controller(ctl_t *ctl) {
     ctl_reconcile(ctl);
 }
 
-/* ---------------------------------------------------------------- waiters and events */
-
-static void fire_waiters(ctl_t *ctl) {
-    struct ctl_waiter **pp = &ctl->waiters;
-    while (*pp && !ctl->dead) {
-        struct ctl_waiter *w = *pp;
-        if (mdc_topic(ctl->mdc, w->topic)) {
-            pp = &w->next;
-            continue;
-        }
-        *pp = w->next;
-        w->cb(w->arg, 0, NULL);
-        free(w->topic);
-        free(w);
-        pp = &ctl->waiters; /* the callback may have changed the list */
-    }
-}
-
-void ctl_add_delete_waiter(ctl_t *ctl, const char *topic, ctl_admin_cb cb, void *arg);
-void ctl_add_delete_waiter(ctl_t *ctl, const char *topic, ctl_admin_cb cb, void *arg) {
-    struct ctl_waiter *w = xcalloc(1, sizeof(*w));
-    w->topic = xstrdup(topic);
-    w->cb = cb;
-    w->arg = arg;
-    w->next = ctl->waiters;
-    ctl->waiters = w;
-    fire_waiters(ctl);
-}
+/* ---------------------------------------------------------------- events */
 
 void ctl_run_deferred(ctl_t *ctl); /* admin.c */
 static void shutdown_moves(ctl_t *ctl);
 
 void ctl_mdc_event(void *arg, mdc_event_t ev, const char *topic, int32_t partition) {
-    ctl_t *ctl = arg;
+    (void)arg;
+    (void)ev;
     (void)partition;
     (void)topic;
-    if (ev == MDC_EV_TOPIC_DELETED && ctl->waiters) {
-        fire_waiters(ctl);
-    }
+    /* Decisions wait for the quiescent hook (a cache that has caught up). */
 }
 
 static void on_quiescent(void *arg) {
@@ -435,9 +394,6 @@ static void on_quiescent(void *arg) {
         return;
     }
     ctl_run_deferred(ctl);
-    if (ctl->waiters) {
-        fire_waiters(ctl);
-    }
     if (ctl->shutdown_retry) {
         ctl->shutdown_retry = false;
         shutdown_moves(ctl);

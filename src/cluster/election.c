@@ -129,6 +129,27 @@ static void stand(ctl_t *ctl) {
     }
 }
 
+/* /controller names us but we did not see our election succeed (the multi's reply was lost
+ * with the connection): take the epoch and its version as ours. */
+static void on_adopt_epoch(void *arg, int rc, const char *data, size_t len, int32_t version) {
+    ctl_t *ctl = arg;
+    if (!ctl_unref(ctl)) {
+        return;
+    }
+    ctl->electing = false;
+    int32_t epoch;
+    if (rc != 0 || zkpath_epoch_parse(data, len, &epoch) != 0 || ctl->is_controller ||
+        ctl->shutting_down) {
+        return;
+    }
+    ctl->is_controller = true;
+    ctl->epoch = epoch;
+    ctl->epoch_zkversion = version;
+    slog_info("[Controller id=%d] /controller names this broker: controller, epoch %d",
+              (int)ctl->cfg.broker_id, (int)epoch);
+    ctl_became_controller(ctl);
+}
+
 static void on_controller(void *arg, int rc, const char *data, size_t len, int32_t version) {
     ctl_t *ctl = arg;
     (void)version;
@@ -138,6 +159,16 @@ static void on_controller(void *arg, int rc, const char *data, size_t len, int32
     if (rc == 0) {
         int32_t id = -1;
         zkpath_controller_parse(data, len, &id);
+        if (id == ctl->cfg.broker_id && !ctl->is_controller && !ctl->electing &&
+            !ctl->shutting_down && ctl->registered) {
+            ctl->electing = true;
+            ctl_ref(ctl);
+            if (coord_get(ctl->coord, "/controller_epoch", NULL, NULL, on_adopt_epoch, ctl) != 0) {
+                ctl_unref(ctl);
+                ctl->electing = false;
+            }
+            return;
+        }
         if (id != ctl->cfg.broker_id && ctl->is_controller) {
             slog_warn("[Controller id=%d] deposed: broker %d is the controller now",
                       (int)ctl->cfg.broker_id, (int)id);

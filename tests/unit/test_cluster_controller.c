@@ -129,7 +129,10 @@ static bool result_done(void *arg) {
     return ((result_t *)arg)->done;
 }
 
-typedef struct leaders_cond {
+typedef struct leaders_cond_s leaders_cond_t;
+static bool topic_gone(void *arg);
+
+typedef struct leaders_cond_s {
     mdc_t *mdc;
     const char *topic;
     int32_t npartitions;
@@ -148,6 +151,11 @@ static bool leaders_ready(void *arg) {
         }
     }
     return true;
+}
+
+static bool topic_gone(void *arg) {
+    leaders_cond_t *c = arg;
+    return mdc_topic(c->mdc, c->topic) == NULL;
 }
 
 static result_t create_topic(uv_loop_t *loop, broker_t *b, const char *name, int32_t parts,
@@ -254,7 +262,8 @@ static void test_standalone_register_elect_create(void **state) {
     assert_int_equal(ctl_delete_topic(b.ctl, "orders", on_admin, &r), 0);
     assert_true(run_until(&loop, result_done, &r, 5000));
     assert_int_equal(r.err, 0);
-    assert_null(mdc_topic(b.mdc, "orders"));
+    leaders_cond_t lgone = {b.mdc, "orders", 0};
+    assert_true(run_until(&loop, topic_gone, &lgone, 5000));
     r = (result_t){0};
     assert_int_equal(ctl_delete_topic(b.ctl, "orders", on_admin, &r), 0);
     assert_true(run_until(&loop, result_done, &r, 5000));

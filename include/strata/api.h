@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "strata/cluster.h"
+#include "strata/group.h"
 #include "strata/proto.h"
 #include "strata/replica.h"
 #include "strata/storage.h"
@@ -101,6 +102,7 @@ typedef struct api_ctx {
     mdc_t *mdc;
     logmgr_t *logmgr;
     struct api_admin *admin; /* admin operations waiting for the metadata cache (api_start) */
+    gcb_t *groups;           /* issue 7: group coordinator + producer ids (group.h) */
 } api_ctx_t;
 
 typedef enum {

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "strata/proto.h"
+#include "strata/replica.h"
 #include "strata/util.h"
 
 #define GC_OFFSETS_TOPIC "__consumer_offsets"
@@ -314,5 +315,48 @@ int gc_batch_foreach(const uint8_t *data, size_t len,
                      void (*fn)(void *arg, const uint8_t *key, size_t klen, const uint8_t *value,
                                 size_t vlen),
                      void *arg);
+
+/* ---------------------------------------------------------------- broker glue (gcb_) */
+
+/*
+ * gcb_ binds the pure coordinator to a running broker (src/group/broker.c): the clock is
+ * a uv_timer, the store appends to the local leader of __consumer_offsets-<p> (acks=1),
+ * a partition is loaded from its log the first time a request needs it while this
+ * broker leads it (and unloaded when leadership moves), __consumer_offsets is created
+ * through the controller on first use (offsets.topic.num.partitions, replication
+ * factor capped by live brokers, cleanup.policy=compact). It also hands out producer
+ * ids from blocks claimed in coord at /latest_producer_id_block (Kafka's JSON).
+ * Loop thread only.
+ */
+typedef struct gcb gcb_t;
+
+typedef struct gcb_config {
+    int32_t broker_id;
+    gc_config_t gc;
+} gcb_config_t;
+
+/** All borrowed pointers must outlive the gcb (free it before them). */
+gcb_t *gcb_new(uv_loop_t *loop, rm_t *rm, ctl_t *ctl, mdc_t *mdc, coord_t *coord,
+               const gcb_config_t *cfg);
+/** Answers every waiting group request (NOT_COORDINATOR) and stops the timer. */
+void gcb_shutdown(gcb_t *g);
+/** Closes the timer handle; the memory goes in its close callback. NULL is a no-op. */
+void gcb_free(gcb_t *g);
+gc_t *gcb_gc(gcb_t *g);
+/**
+ * Makes sure this broker may serve group_id now: loads its partition if this broker
+ * leads it (synchronously), unloads it if not. @returns NONE, NOT_COORDINATOR,
+ * COORDINATOR_NOT_AVAILABLE (topic being created, no leader) or INVALID_GROUP_ID.
+ */
+kp_err_t gcb_prepare(gcb_t *g, const char *group_id);
+/** gcb_prepare for every __consumer_offsets partition (ListGroups). */
+void gcb_prepare_all(gcb_t *g);
+/** FindCoordinator: the leader of the group's partition (host borrowed from the cache). */
+kp_err_t gcb_find_coordinator(gcb_t *g, const char *group_id, int32_t *node_id, const char **host,
+                              int32_t *port);
+
+typedef void (*gcb_pid_cb)(void *arg, kp_err_t err, int64_t producer_id, int16_t epoch);
+/** InitProducerId (idempotent, no transactional id): cb now or once a block is claimed. */
+void gcb_init_producer_id(gcb_t *g, gcb_pid_cb cb, void *arg);
 
 #endif /* STRATA_GROUP_H */

@@ -104,6 +104,8 @@ void pst_update_from_header(pst_t *s, const rb_header_t *h);
  * appends nothing). Unparsable bytes are PST_OK here: log_append rejects them.
  */
 pst_result_t pst_check_records(const pst_t *s, const uint8_t *data, size_t len, pst_batch_t *dup);
+/** true when data holds a batch with a producer id (worth opening the state for). */
+bool pst_records_idempotent(const uint8_t *data, size_t len);
 /** Records every batch of data after log_append assigned the offsets (pst_update_from_header). */
 void pst_update_records(pst_t *s, const uint8_t *data, size_t len);
 

@@ -30,7 +30,10 @@ enum {
     RM_ENOT_LEADER = -29800,           /* hosted here, but this broker is not the leader */
     RM_ENOT_ENOUGH_REPLICAS = -29799,  /* acks=-1 and ISR smaller than min.insync.replicas */
     RM_ELEADER_NOT_AVAILABLE = -29798, /* partition exists, no leader elected yet */
-    RM_EREQUIRED_ACKS = -29797         /* acks not in {-1, 0, 1} */
+    RM_EREQUIRED_ACKS = -29797,        /* acks not in {-1, 0, 1} */
+    /* issue 7, idempotent producers (producer_state.h) */
+    RM_EOUT_OF_ORDER_SEQUENCE = -29796, /* sequence gap, or a new epoch not starting at 0 */
+    RM_EINVALID_PRODUCER_EPOCH = -29795 /* epoch older than the partition has seen */
 };
 
 /* ---------------------------------------------------------------- purgatory */

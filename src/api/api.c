@@ -31,6 +31,17 @@ static const api_entry_t handlers[] = {
     {KP_API_DeleteTopics, api_handle_DeleteTopics},
     {KP_API_DescribeConfigs, api_handle_DescribeConfigs},
     {KP_API_CreatePartitions, api_handle_CreatePartitions},
+    /* issue 7 */
+    {KP_API_FindCoordinator, api_handle_FindCoordinator},
+    {KP_API_JoinGroup, api_handle_JoinGroup},
+    {KP_API_SyncGroup, api_handle_SyncGroup},
+    {KP_API_Heartbeat, api_handle_Heartbeat},
+    {KP_API_LeaveGroup, api_handle_LeaveGroup},
+    {KP_API_OffsetCommit, api_handle_OffsetCommit},
+    {KP_API_OffsetFetch, api_handle_OffsetFetch},
+    {KP_API_DescribeGroups, api_handle_DescribeGroups},
+    {KP_API_ListGroups, api_handle_ListGroups},
+    {KP_API_InitProducerId, api_handle_InitProducerId},
 };
 
 static api_handler_fn find_handler(int16_t api_key) {
@@ -69,6 +80,10 @@ int16_t api_kafka_error(int rc) {
         return KP_ERR_NOT_ENOUGH_REPLICAS;
     case RM_EREQUIRED_ACKS:
         return KP_ERR_INVALID_REQUIRED_ACKS;
+    case RM_EOUT_OF_ORDER_SEQUENCE: /* issue 7: producer_state.h */
+        return KP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    case RM_EINVALID_PRODUCER_EPOCH:
+        return KP_ERR_INVALID_PRODUCER_EPOCH;
     case STRATA_ECORRUPT:
         return KP_ERR_CORRUPT_MESSAGE;
     case STRATA_ETOO_LARGE:

@@ -44,6 +44,17 @@ void api_handle_CreateTopics(api_call_t *call);
 void api_handle_DeleteTopics(api_call_t *call);
 void api_handle_CreatePartitions(api_call_t *call);
 void api_handle_DescribeConfigs(api_call_t *call);
+/* issue 7 (api_<Api>.c) */
+void api_handle_FindCoordinator(api_call_t *call);
+void api_handle_JoinGroup(api_call_t *call);
+void api_handle_SyncGroup(api_call_t *call);
+void api_handle_Heartbeat(api_call_t *call);
+void api_handle_LeaveGroup(api_call_t *call);
+void api_handle_OffsetCommit(api_call_t *call);
+void api_handle_OffsetFetch(api_call_t *call);
+void api_handle_DescribeGroups(api_call_t *call);
+void api_handle_ListGroups(api_call_t *call);
+void api_handle_InitProducerId(api_call_t *call);
 
 /*
  * Admin operations answer once the metadata cache shows their effect (Kafka's

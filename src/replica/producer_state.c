@@ -199,6 +199,22 @@ pst_result_t pst_check_records(const pst_t *s, const uint8_t *data, size_t len, 
     return PST_OK;
 }
 
+bool pst_records_idempotent(const uint8_t *data, size_t len) {
+    size_t pos = 0;
+    while (pos < len) {
+        rb_header_t h;
+        long sz = rb_parse(data + pos, len - pos, &h);
+        if (sz <= 0) {
+            return false;
+        }
+        if (h.producer_id >= 0 && !(h.attributes & RB_ATTR_CONTROL)) {
+            return true;
+        }
+        pos += (size_t)sz;
+    }
+    return false;
+}
+
 void pst_update_records(pst_t *s, const uint8_t *data, size_t len) {
     size_t pos = 0;
     while (pos < len) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strata/producer_state.h"
 #include "strata/replica.h"
 
 #define KEY_MAX 300
@@ -27,6 +28,7 @@ struct part {
     int32_t leader_epoch;
     int64_t hw;
     purg_list_t fetch_waiters;
+    pst_t *pst; /* issue 7: idempotent-producer state, opened at the first idempotent append */
 };
 
 struct rm {
@@ -66,6 +68,7 @@ rm_t *rm_new(uv_loop_t *loop, logmgr_t *logmgr, const rm_config_t *cfg) {
 
 static void part_free(part_t *p) {
     purg_list_wake_all(&p->fetch_waiters);
+    pst_free(p->pst);
     free(p->topic);
     free(p);
 }
@@ -87,6 +90,10 @@ void rm_free(rm_t *rm) {
     void *v;
     while (map_next(rm->parts, &it, &k, &kl, &v)) {
         purg_list_wake_all(&((part_t *)v)->fetch_waiters);
+        part_t *p = v;
+        if (p->pst && !log_is_offline(p->log)) {
+            (void)pst_snapshot_log(p->pst, p->log); /* issue 7: <offset>.snapshot at shutdown */
+        }
     }
     map_free(rm->parts, part_free_cb);
     free(rm);
@@ -345,9 +352,34 @@ int rm_append(rm_t *rm, part_t *p, uint8_t *data, size_t len, int16_t acks,
         return RM_ENOT_LEADER;
     }
     (void)rm;
+    /* issue 7 hook: idempotent producers (producer_state.h). A retried batch already in
+     * the log is answered with its original offsets and not appended again. */
+    if (!p->pst && pst_records_idempotent(data, len)) {
+        p->pst = pst_open_log(p->log);
+    }
+    if (p->pst) {
+        pst_batch_t dup;
+        switch (pst_check_records(p->pst, data, len, &dup)) {
+        case PST_DUPLICATE:
+            memset(info, 0, sizeof(*info));
+            info->first_offset = dup.first_offset;
+            info->last_offset = dup.last_offset;
+            info->log_append_time = -1;
+            return 0;
+        case PST_OUT_OF_ORDER:
+            return RM_EOUT_OF_ORDER_SEQUENCE;
+        case PST_INVALID_EPOCH:
+            return RM_EINVALID_PRODUCER_EPOCH;
+        default:
+            break;
+        }
+    }
     int rc = log_append(p->log, data, len, p->leader_epoch, info);
     if (rc != 0) {
         return rc;
+    }
+    if (p->pst) {
+        pst_update_records(p->pst, data, len);
     }
     /* Standalone: this broker is the whole ISR, so everything appended is committed. */
     p->hw = log_end_offset(p->log);

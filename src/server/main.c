@@ -75,6 +75,8 @@ static void close_walk_cb(uv_handle_t *h, void *arg) {
 /* Last step of the stop: every handle of ours is closed; close strays too. */
 static void close_everything(broker_t *b) {
     api_stop(&b->api);
+    gcb_free(b->api.groups); /* issue 7: before rm (it appends through it) */
+    b->api.groups = NULL;
     rm_free(b->rm);
     b->rm = NULL;
     if (b->ctl) {
@@ -121,6 +123,7 @@ static void begin_stop(broker_t *b, const char *why) {
     if (b->handles_init) {
         uv_timer_stop(&b->tick);
     }
+    gcb_shutdown(b->api.groups); /* issue 7: answer waiting JoinGroup/SyncGroup now */
     if (b->srv) {
         srv_drain(b->srv, GRACE_MS, on_drained, b);
     } else {
@@ -247,6 +250,18 @@ static int start(broker_t *b) {
     b->api.ctl = b->ctl;
     b->api.mdc = b->mdc;
     b->api.logmgr = b->logmgr;
+    /* issue 7: group coordinator and producer ids (group.h) */
+    gcb_config_t gcfg;
+    memset(&gcfg, 0, sizeof(gcfg));
+    gcfg.broker_id = b->cfg.broker_id;
+    gc_config_default(&gcfg.gc);
+    gcfg.gc.offsets_topic_num_partitions = b->cfg.offsets_topic_num_partitions;
+    gcfg.gc.offsets_topic_replication_factor = (int16_t)b->cfg.offsets_topic_replication_factor;
+    gcfg.gc.offsets_retention_ms = (int64_t)b->cfg.offsets_retention_minutes * 60000;
+    gcfg.gc.group_initial_rebalance_delay_ms = b->cfg.group_initial_rebalance_delay_ms;
+    gcfg.gc.group_min_session_timeout_ms = b->cfg.group_min_session_timeout_ms;
+    gcfg.gc.group_max_session_timeout_ms = b->cfg.group_max_session_timeout_ms;
+    b->api.groups = gcb_new(&b->loop, b->rm, b->ctl, b->mdc, b->coord, &gcfg);
     api_start(&b->api);
 
     uv_timer_init(&b->loop, &b->tick);

@@ -1,0 +1,68 @@
+/*
+ * api_OffsetCommit: OffsetCommit v2-7 through gc_commit. A partition that does not exist
+ * gets UNKNOWN_TOPIC_OR_PARTITION and the others are still committed; retention_time_ms
+ * (v2-4) is ignored, as Kafka does since 2.1 (offsets.retention.minutes rules).
+ */
+#include "api/api_group_int.h"
+
+static bool partition_exists(api_call_t *call, const char *topic, int32_t partition) {
+    const mdc_topic_t *t = topic ? mdc_topic(call->ctx->mdc, topic) : NULL;
+    return t && partition >= 0 && partition < t->npartitions;
+}
+
+void api_handle_OffsetCommit(api_call_t *call) {
+    const kp_OffsetCommitRequest_t *rq = call->body;
+    gcb_t *g = call->ctx->groups;
+    kp_OffsetCommitResponse_t resp;
+    kp_init_OffsetCommitResponse(&resp);
+    int32_t nt = rq->n_topics > 0 ? rq->n_topics : 0;
+    size_t total = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        total += rq->topics[i].n_partitions > 0 ? (size_t)rq->topics[i].n_partitions : 0;
+    }
+    gc_commit_partition_t *parts = api_alloc(call, total * sizeof(*parts));
+    size_t k = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        const kp_OffsetCommitRequest_OffsetCommitRequestTopic_t *t = &rq->topics[i];
+        for (int32_t j = 0; j < t->n_partitions; j++) {
+            const kp_OffsetCommitRequest_OffsetCommitRequestPartition_t *p = &t->partitions[j];
+            parts[k].topic = t->name ? t->name : "";
+            parts[k].partition = p->partition_index;
+            parts[k].offset = p->committed_offset;
+            parts[k].leader_epoch = call->version >= 6 ? p->committed_leader_epoch : -1;
+            parts[k].metadata = p->committed_metadata;
+            parts[k].error = partition_exists(call, t->name, p->partition_index)
+                                 ? KP_ERR_NONE
+                                 : KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            k++;
+        }
+    }
+    kp_err_t err = gcb_prepare(g, rq->group_id);
+    if (err == KP_ERR_NONE) {
+        gc_commit(gcb_gc(g), rq->group_id, rq->generation_id_or_member_epoch,
+                  rq->member_id ? rq->member_id : "",
+                  call->version >= 7 ? rq->group_instance_id : NULL, parts, total);
+    } else {
+        for (size_t i = 0; i < total; i++) {
+            parts[i].error = err;
+        }
+    }
+    resp.n_topics = nt;
+    resp.topics = api_alloc(call, (size_t)nt * sizeof(*resp.topics));
+    k = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        const kp_OffsetCommitRequest_OffsetCommitRequestTopic_t *t = &rq->topics[i];
+        kp_OffsetCommitResponse_OffsetCommitResponseTopic_t *rt = &resp.topics[i];
+        kp_init_OffsetCommitResponse_OffsetCommitResponseTopic(rt);
+        rt->name = t->name ? t->name : (char *)"";
+        int32_t np = t->n_partitions > 0 ? t->n_partitions : 0;
+        rt->n_partitions = np;
+        rt->partitions = api_alloc(call, (size_t)np * sizeof(*rt->partitions));
+        for (int32_t j = 0; j < np; j++) {
+            kp_init_OffsetCommitResponse_OffsetCommitResponsePartition(&rt->partitions[j]);
+            rt->partitions[j].partition_index = t->partitions[j].partition_index;
+            rt->partitions[j].error_code = (int16_t)parts[k++].error;
+        }
+    }
+    api_respond(call, &resp);
+}

@@ -412,7 +412,12 @@ void cfg_broker_write_doc(FILE *f) {
         if (d->min <= d->max && (d->type == CFG_INT32 || d->type == CFG_INT64)) {
             snprintf(range, sizeof(range), "[%" PRId64 ", %" PRId64 "]", d->min, d->max);
         }
-        fprintf(f, "| `%s` | %s | `%s` | %s | %s |\n", d->key, type_label(d->type),
-                d->def ? d->def : "", range, d->doc);
+        if (d->def && d->def[0]) {
+            fprintf(f, "| `%s` | %s | `%s` | %s | %s |\n", d->key, type_label(d->type), d->def,
+                    range, d->doc);
+        } else {
+            fprintf(f, "| `%s` | %s | *(empty)* | %s | %s |\n", d->key, type_label(d->type), range,
+                    d->doc);
+        }
     }
 }

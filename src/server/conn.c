@@ -71,6 +71,10 @@ conn_t *conn_next(conn_t *c) {
     return c->next;
 }
 
+bool conn_is_closing(const conn_t *c) {
+    return c->closing;
+}
+
 /* ---------------------------------------------------------------- slots */
 
 static size_t nsegs(const slot_t *s) {

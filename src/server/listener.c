@@ -229,12 +229,15 @@ static void on_listener_closed(uv_handle_t *h) {
 
 static void on_grace_expired(uv_timer_t *t) {
     srv_t *s = t->data;
-    if (s->nconns > 0) {
-        slog_warn("shutdown: closing %zu connection(s) still busy after the grace period",
-                  s->nconns);
-    }
+    size_t busy = 0;
     for (conn_t *c = s->conns; c; c = conn_next(c)) {
-        conn_close(c);
+        if (!conn_is_closing(c)) {
+            busy++;
+            conn_close(c);
+        }
+    }
+    if (busy > 0) {
+        slog_warn("shutdown: closed %zu connection(s) still busy after the grace period", busy);
     }
 }
 

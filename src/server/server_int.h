@@ -50,6 +50,7 @@ void conn_close(conn_t *c);
 /** Re-evaluates a connection after a server state change (drain started). */
 void conn_kick(conn_t *c);
 conn_t *conn_next(conn_t *c);
+bool conn_is_closing(const conn_t *c);
 /** Called by conn.c when a connection is freed; the server may finish draining. */
 void srv_conn_freed(srv_t *s);
 /** @returns true when a protocol-error line may be logged now (rate limit). */

@@ -5,7 +5,8 @@
  *
  * Pure parts (tested in tests/cli/): args.c (option parsing), topics_fmt.c (kafka-topics
  * parsing and output formatting), batch.c (murmur2, record batch v2 build/parse),
- * errors.c (Kafka error descriptions). Network parts: client.c. Commands: topics.c,
+ * errors.c (Kafka error descriptions), group_proto.c (consumer protocol, range assignor).
+ * Network parts: client.c, group.c (consumer-group member). Commands: topics.c,
  * produce.c, consume.c. Entry point and subcommand table: strata.c.
  *
  * Exit codes: 0 success, 1 a runtime or Kafka error, 2 a usage error.
@@ -239,10 +240,60 @@ int cli_conn_request(cli_conn_t *c, int16_t api_key, int16_t version, const void
                      bool expect_response, int timeout_ms, cli_resp_t *resp, char *err,
                      size_t err_len);
 
+/* ---------------------------------------------------------------- group_proto.c */
+
+/*
+ * The "consumer" embedded protocol of consumer groups (ConsumerProtocolSubscription /
+ * ConsumerProtocolAssignment v0) and the range assignor, as Kafka's clients use them.
+ */
+/** Appends a v0 subscription to topics[0..n) (no user data) to out. */
+void cli_group_encode_subscription(buf_t *out, const char *const *topics, size_t n);
+/** Parses a subscription. @returns the topic count (names in arena) or -1 when garbled. */
+int cli_group_decode_subscription(const uint8_t *data, size_t len, arena_t *arena, char ***topics);
+
+typedef struct cli_topic_parts {
+    const char *topic;
+    int32_t n_partitions;
+    int32_t *partitions;
+} cli_topic_parts_t;
+/** Appends a v0 assignment to out. */
+void cli_group_encode_assignment(buf_t *out, const cli_topic_parts_t *tp, size_t n);
+/** Parses an assignment; arrays in arena. @returns the topic count or -1 when garbled. */
+int cli_group_decode_assignment(const uint8_t *data, size_t len, arena_t *arena,
+                                cli_topic_parts_t **out);
+/**
+ * Kafka's RangeAssignor for one topic: members (sorted by member id by the caller)
+ * numbered 0..n_members); member i gets partitions [first[i], first[i] + count[i]).
+ */
+void cli_group_range_assign(int32_t n_partitions, int32_t n_members, int32_t *first,
+                            int32_t *count);
+
+/* ---------------------------------------------------------------- group.c */
+
+typedef struct cli_group cli_group_t;
+cli_group_t *cli_group_new(cli_client_t *cl, const char *group_id, const char *topic);
+void cli_group_free(cli_group_t *g);
+/**
+ * Joins (or rejoins) the group and syncs: *parts receives the partitions of the topic
+ * assigned to this member (owned, may be empty). @returns 0 or -1 with err.
+ */
+int cli_group_join(cli_group_t *g, int32_t **parts, int32_t *n_parts, char *err, size_t err_len);
+/** Committed offsets (-1 = none) for parts. @returns 0 or -1 with err. */
+int cli_group_fetch_offsets(cli_group_t *g, const int32_t *parts, int32_t n, int64_t *offsets,
+                            char *err, size_t err_len);
+/** Commits offsets (next offset to read) for parts. @returns 0, 1 (rejoin needed), -1. */
+int cli_group_commit(cli_group_t *g, const int32_t *parts, const int64_t *offsets, int32_t n,
+                     char *err, size_t err_len);
+/** @returns 0, 1 when the group is rebalancing (rejoin), -1 with err. */
+int cli_group_heartbeat(cli_group_t *g, char *err, size_t err_len);
+/** Leaves the group (best effort). */
+void cli_group_leave(cli_group_t *g);
+
 /* ---------------------------------------------------------------- commands */
 
 int cli_cmd_topics(int argc, char **argv);
 int cli_cmd_produce(int argc, char **argv);
 int cli_cmd_consume(int argc, char **argv);
+int cli_cmd_consumer_groups(int argc, char **argv); /* consumer_groups.c (issue 7) */
 
 #endif /* STRATA_CLI_H */

@@ -5,7 +5,8 @@
  * each leader and prints one record per line (value, optionally key, partition, offset,
  * timestamp like kafka-console-consumer's print.* properties). Stops after
  * --max-messages, after --timeout-ms without a record, or on SIGINT/SIGTERM, and then
- * prints "Processed a total of N messages" to stderr as Kafka does.
+ * prints "Processed a total of N messages" to stderr as Kafka does. With --group it is a
+ * consumer-group member (group.c): positions start at the committed offsets.
  * Batches are parsed by batch.c; compressed batches are reported, not decoded.
  */
 #include <poll.h>
@@ -29,7 +30,9 @@ static const cli_opt_t opts[] = {
     {"property", CLI_OPT_MULTI, "name=value",
      "print.key, print.value, print.partition, print.offset, print.timestamp (true|false), "
      "key.separator, line.separator (kafka-console-consumer)."},
-    {"group", CLI_OPT_VALUE, "group", "Consumer group (not supported yet)."},
+    {"group", CLI_OPT_VALUE, "group",
+     "Consume as a member of this consumer group (range assignor; offsets committed every 5 s "
+     "and at exit)."},
     {"help", CLI_OPT_FLAG, NULL, "Print usage information."},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -67,6 +70,7 @@ typedef struct consumer {
     int64_t max_messages; /* -1 = unlimited */
     int64_t printed;
     int32_t current_partition;
+    bool have_parts; /* parts set (group members may have none) */
     buf_t out;
 } consumer_t;
 
@@ -102,7 +106,8 @@ static int refresh(consumer_t *c, int32_t only_partition, char *err, size_t err_
             md->n_topics > 0 ? &md->topics[0] : NULL;
         int code = t ? t->error_code : KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         if (code == 0 && t->n_partitions > 0) {
-            if (c->parts == NULL) {
+            if (!c->have_parts) {
+                c->have_parts = true;
                 if (only_partition >= t->n_partitions) {
                     snprintf(err, err_len,
                              "topic %s has %d partitions; partition %d does not exist", c->topic,
@@ -397,6 +402,47 @@ static char *unescape_sep(const char *s) {
     return (char *)b.data;
 }
 
+/* Replaces the partitions consumed by the group assignment and sets their positions from
+ * the committed offsets (else earliest/latest by reset). @returns 0 or -1 with err. */
+static int apply_assignment(consumer_t *c, cli_group_t *g, int64_t reset, char *err,
+                            size_t err_len) {
+    int32_t *ids = NULL;
+    int32_t n = 0;
+    if (cli_group_join(g, &ids, &n, err, err_len) != 0) {
+        return -1;
+    }
+    free(c->parts);
+    c->parts = xcalloc((size_t)n + 1, sizeof(cpart_t));
+    c->n_parts = n;
+    int64_t *committed = xcalloc((size_t)n + 1, sizeof(int64_t));
+    int rc = cli_group_fetch_offsets(g, ids, n, committed, err, err_len);
+    for (int32_t i = 0; i < n; i++) {
+        c->parts[i].id = ids[i];
+        c->parts[i].leader = -1;
+        c->parts[i].offset = committed[i] >= 0 ? committed[i] : reset;
+    }
+    free(committed);
+    free(ids);
+    if (rc == 0 && n > 0) {
+        rc = refresh(c, -1, err, err_len);
+    }
+    return rc;
+}
+
+/* Commits the current positions (offsets already resolved only). */
+static int commit_positions(consumer_t *c, cli_group_t *g, char *err, size_t err_len) {
+    int32_t *ids = xcalloc((size_t)c->n_parts + 1, sizeof(int32_t));
+    int64_t *offs = xcalloc((size_t)c->n_parts + 1, sizeof(int64_t));
+    for (int32_t i = 0; i < c->n_parts; i++) {
+        ids[i] = c->parts[i].id;
+        offs[i] = c->parts[i].offset; /* -1/-2 (unresolved) are skipped by the commit */
+    }
+    int rc = cli_group_commit(g, ids, offs, c->n_parts, err, err_len);
+    free(ids);
+    free(offs);
+    return rc;
+}
+
 int cli_cmd_consume(int argc, char **argv) {
     cli_args_t a;
     char err[ERR_LEN];
@@ -412,6 +458,7 @@ int cli_cmd_consume(int argc, char **argv) {
     int rc = CLI_EXIT_USAGE;
     int64_t partition = -1, offset = -1, timeout = -1;
     bool ran = false;
+    cli_group_t *group = NULL;
     if (cli_args_has(&a, "help")) {
         cli_print_usage(stdout, USAGE_LINE, SUMMARY, opts, N_OPTS);
         rc = CLI_EXIT_OK;
@@ -499,12 +546,11 @@ int cli_cmd_consume(int argc, char **argv) {
             goto done;
         }
     }
-    rc = CLI_EXIT_ERROR;
-    if (cli_args_has(&a, "group")) {
-        fprintf(stderr, "Error: --group is not supported yet: strata consume reads partitions "
-                        "directly without a consumer group.\n");
+    if (cli_args_has(&a, "group") && cli_args_has(&a, "partition")) {
+        rc = usage_error("options '--group' and '--partition' cannot be used together");
         goto done;
     }
+    rc = CLI_EXIT_ERROR;
     c.topic = cli_args_get(&a, "topic");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -516,13 +562,52 @@ int cli_cmd_consume(int argc, char **argv) {
     for (int32_t i = 0; i < c.n_parts; i++) {
         c.parts[i].offset = offset;
     }
+    if (cli_args_has(&a, "group")) {
+        group = cli_group_new(&c.client, cli_args_get(&a, "group"), c.topic);
+        if (apply_assignment(&c, group, offset == -2 ? -2 : -1, err, sizeof(err)) != 0) {
+            fprintf(stderr, "Error: %s\n", err);
+            goto done;
+        }
+    }
     ran = true;
+    int64_t last_heartbeat = clock_mono_ms(), last_commit = clock_mono_ms();
     int64_t last_activity = clock_mono_ms();
     int failures = 0;
-    int32_t *leaders = xcalloc((size_t)c.n_parts + 1, sizeof(int32_t));
+    int32_t *leaders = NULL;
     rc = CLI_EXIT_OK;
     while (!stop_requested && (c.max_messages < 0 || c.printed < c.max_messages)) {
         int64_t before = c.printed;
+        if (group != NULL) {
+            int64_t now = clock_mono_ms();
+            int g = 0;
+            if (now - last_commit >= 5000) {
+                g = commit_positions(&c, group, err, sizeof(err));
+                last_commit = now;
+            }
+            if (g == 0 && now - last_heartbeat >= 3000) {
+                g = cli_group_heartbeat(group, err, sizeof(err));
+                last_heartbeat = now;
+            }
+            if (g > 0) {
+                commit_positions(&c, group, err, sizeof(err)); /* best effort before rejoin */
+                g = apply_assignment(&c, group, offset == -2 ? -2 : -1, err, sizeof(err));
+                last_heartbeat = clock_mono_ms();
+            }
+            if (g < 0) {
+                fprintf(stderr, "Error: %s\n", err);
+                rc = CLI_EXIT_ERROR;
+                break;
+            }
+            if (c.n_parts == 0) {
+                sleep_ms(500); /* nothing assigned: just stay in the group */
+                if (timeout >= 0 && clock_mono_ms() - last_activity >= timeout) {
+                    break;
+                }
+                continue;
+            }
+        }
+        free(leaders);
+        leaders = xcalloc((size_t)c.n_parts + 1, sizeof(int32_t));
         int step = resolve_offsets(&c, err, sizeof(err));
         if (step == 0) {
             int32_t n_leaders = 0;
@@ -577,7 +662,15 @@ int cli_cmd_consume(int argc, char **argv) {
         }
     }
     free(leaders);
+    if (group != NULL) {
+        char cerr[ERR_LEN];
+        if (commit_positions(&c, group, cerr, sizeof(cerr)) != 0) {
+            fprintf(stderr, "WARNING: final offset commit failed: %s\n", cerr);
+        }
+        cli_group_leave(group);
+    }
 done:
+    cli_group_free(group);
     if (ran) {
         fprintf(stderr, "Processed a total of %lld messages\n", (long long)c.printed);
     }

@@ -47,6 +47,31 @@ const char *cli_kafka_error_text(int code) {
         return "Cluster authorization failed.";
     case KP_ERR_TOPIC_AUTHORIZATION_FAILED:
         return "Topic authorization failed.";
+    case KP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+        return "The coordinator is loading and hence can't process requests.";
+    case KP_ERR_COORDINATOR_NOT_AVAILABLE:
+        return "The coordinator is not available.";
+    case KP_ERR_NOT_COORDINATOR:
+        return "This is not the correct coordinator.";
+    case KP_ERR_ILLEGAL_GENERATION:
+        return "Specified group generation id is not valid.";
+    case KP_ERR_INCONSISTENT_GROUP_PROTOCOL:
+        return "The group member's supported protocols are incompatible with those of existing "
+               "members or first group member tried to join with empty protocol type or empty "
+               "protocol list.";
+    case KP_ERR_INVALID_GROUP_ID:
+        return "The configured groupId is invalid.";
+    case KP_ERR_UNKNOWN_MEMBER_ID:
+        return "The coordinator is not aware of this member.";
+    case KP_ERR_INVALID_SESSION_TIMEOUT:
+        return "The session timeout is not within the range allowed by the broker (as configured "
+               "by group.min.session.timeout.ms and group.max.session.timeout.ms).";
+    case KP_ERR_REBALANCE_IN_PROGRESS:
+        return "The group is rebalancing, so a rejoin is needed.";
+    case KP_ERR_GROUP_AUTHORIZATION_FAILED:
+        return "Group authorization failed.";
+    case KP_ERR_GROUP_ID_NOT_FOUND:
+        return "The group id does not exist.";
     case KP_ERR_UNSUPPORTED_VERSION:
         return "The version of API is not supported.";
     case KP_ERR_TOPIC_ALREADY_EXISTS:

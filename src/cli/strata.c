@@ -19,6 +19,8 @@ static const subcommand_t commands[] = {
     {"topics", cli_cmd_topics, "Create, delete, describe, list or alter topics (kafka-topics.sh)."},
     {"produce", cli_cmd_produce, "Send lines from stdin as records to a topic."},
     {"consume", cli_cmd_consume, "Print records of a topic, one value per line."},
+    {"consumer-groups", cli_cmd_consumer_groups,
+     "List, describe or delete consumer groups, reset their offsets."},
 };
 
 static void usage(FILE *f) {

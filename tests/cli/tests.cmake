@@ -4,7 +4,8 @@
 if(TARGET strata_proto)
     set(STRATA_CLI_PURE_SOURCES
         ${CMAKE_SOURCE_DIR}/src/cli/args.c ${CMAKE_SOURCE_DIR}/src/cli/batch.c
-        ${CMAKE_SOURCE_DIR}/src/cli/errors.c ${CMAKE_SOURCE_DIR}/src/cli/topics_fmt.c)
+        ${CMAKE_SOURCE_DIR}/src/cli/errors.c ${CMAKE_SOURCE_DIR}/src/cli/group_proto.c
+        ${CMAKE_SOURCE_DIR}/src/cli/topics_fmt.c)
     file(GLOB cli_unit_tests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/cli/test_cli_*.c)
     foreach(test_source ${cli_unit_tests})
         get_filename_component(test_name ${test_source} NAME_WE)

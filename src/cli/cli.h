@@ -295,6 +295,5 @@ int cli_cmd_topics(int argc, char **argv);
 int cli_cmd_produce(int argc, char **argv);
 int cli_cmd_consume(int argc, char **argv);
 int cli_cmd_consumer_groups(int argc, char **argv); /* consumer_groups.c (issue 7) */
-int cli_cmd_consumer_groups(int argc, char **argv); /* consumer_groups.c (issue 7) */
 
 #endif /* STRATA_CLI_H */

@@ -366,8 +366,9 @@ static int fetch_from(consumer_t *c, int32_t leader, int max_wait_ms, char *err,
     }
 done:
     if (c->out.len > 0) {
-        fwrite(c->out.data, 1, c->out.len, stdout);
-        fflush(stdout);
+        if (fwrite(c->out.data, 1, c->out.len, stdout) != c->out.len || fflush(stdout) != 0) {
+            stop_requested = 1; /* stdout closed (e.g. piped into head): stop quietly */
+        }
         buf_reset(&c->out);
     }
     cli_resp_destroy(&resp);

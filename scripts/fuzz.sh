@@ -15,7 +15,8 @@ CC=clang cmake -S "$root" -B "$bdir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE
 cmake --build "$bdir" --target fuzz_request -j2
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT INT TERM
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 # UBSan is built in recover mode by the top CMakeLists; make any report fatal here.
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"

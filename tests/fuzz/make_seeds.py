@@ -48,6 +48,28 @@ SEEDS = [
 ]
 
 
+# Response bodies behind a request header of the same api key/version: fuzz_request also
+# decodes the body bytes as a response (what the CLI and follower fetchers parse).
+RESPONSE_SEEDS = [
+    ("apiversions_v3", 18, 3, 2,
+     "0000 03 0000 0003 0007 00 0012 0000 0003 00 00000000"
+     "03 01 08 0000000000000005 02 09 02 03 6d76 0001 0000 00 03 01 01"),
+    ("metadata_v6", 3, 6, 1,
+     "00000000 00000001 00000001 0009 6c6f63616c686f7374 00002384 ffff 0007 636c7573746572"
+     "00000001 00000001 0000 0001 74 00 00000001 0000 00000000 00000001 00000001 00000001"
+     "00000001 00000001 00000000"),
+    ("fetch_v11", 1, 11, 1,
+     "00000000 0000 00000000 00000001 0001 74 00000001 00000000 0000 0000000000000001"
+     "0000000000000001 0000000000000000 00000001 0000000000000007 0000000000000003 ffffffff"
+     "0000004e " + BATCH),
+    ("joingroup_v5", 11, 5, 1,
+     "00000000 0000 00000001 0005 72616e6765 0002 6d31 0002 6d31 00000001 0002 6d31 ffff"
+     "00000004 00010000"),
+    ("createtopics_v5", 19, 5, 2,
+     "00000000 02 02 74 0000 00 00000003 0001 02 02 61 02 62 00 05 00 00 01 00 02 001d 00"),
+]
+
+
 def main():
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
     os.makedirs(out, exist_ok=True)
@@ -58,7 +80,14 @@ def main():
         data = hdr + bytes.fromhex(body.replace(" ", ""))
         with open(os.path.join(out, "hand_%s.bin" % name), "wb") as f:
             f.write(data)
-    print("wrote %d seeds to %s" % (len(SEEDS), out))
+    for name, key, ver, hv, body in RESPONSE_SEEDS:
+        hdr = struct.pack(">hhi", key, ver, 1) + struct.pack(">h", 4) + b"seed"
+        if hv == 2:
+            hdr += b"\x00"
+        data = hdr + bytes.fromhex(body.replace(" ", ""))
+        with open(os.path.join(out, "hand_resp_%s.bin" % name), "wb") as f:
+            f.write(data)
+    print("wrote %d seeds to %s" % (len(SEEDS) + len(RESPONSE_SEEDS), out))
 
 
 if __name__ == "__main__":

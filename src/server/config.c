@@ -364,6 +364,7 @@ int cfg_broker_load(broker_cfg_t *cfg, const char *path, const char *const *over
     return 0;
 fail:
     props_free(props);
+    cfg_broker_free(cfg); /* whatever cfg_apply and derive filled in */
     return rc;
 }
 

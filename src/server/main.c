@@ -44,6 +44,8 @@ typedef struct broker {
     srv_t *srv;
     uv_timer_t tick;
     uv_signal_t sigterm, sigint;
+    uv_timer_t straggler; /* unref'd: closes handles still open long after the stop */
+    bool straggler_init;
     bool handles_init; /* tick and signal handles initialised */
     bool stopping;
     int exit_code;
@@ -68,8 +70,14 @@ static void on_tick(uv_timer_t *t) {
 static void close_walk_cb(uv_handle_t *h, void *arg) {
     (void)arg;
     if (!uv_is_closing(h)) {
+        slog_warn("shutdown: closing a %s handle nobody closed", uv_handle_type_name(h->type));
         uv_close(h, NULL);
     }
+}
+
+static void on_straggler(uv_timer_t *t) {
+    broker_t *b = t->data;
+    uv_walk(&b->loop, close_walk_cb, NULL);
 }
 
 /* Last step of the stop: every handle of ours is closed; close strays too. */
@@ -91,7 +99,14 @@ static void close_everything(broker_t *b) {
         uv_close((uv_handle_t *)&b->sigterm, NULL);
         uv_close((uv_handle_t *)&b->sigint, NULL);
     }
-    uv_walk(&b->loop, close_walk_cb, NULL);
+    /* Owners close their handles asynchronously (coord_local flushes first); if one
+     * never does, close it after a while rather than hang. Unref'd: it does not keep
+     * the loop alive by itself. */
+    uv_timer_init(&b->loop, &b->straggler);
+    b->straggler.data = b;
+    b->straggler_init = true;
+    uv_timer_start(&b->straggler, on_straggler, 5000, 0);
+    uv_unref((uv_handle_t *)&b->straggler);
 }
 
 static void on_ctl_shutdown(void *arg, int rc) {
@@ -342,6 +357,10 @@ int main(int argc, char **argv) {
         b->exit_code = 1;
     }
     uv_run(&b->loop, UV_RUN_DEFAULT);
+    if (b->straggler_init) {
+        uv_close((uv_handle_t *)&b->straggler, NULL);
+        uv_run(&b->loop, UV_RUN_DEFAULT);
+    }
 
     if (b->logmgr) {
         rc = logmgr_shutdown(b->logmgr);

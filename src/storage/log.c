@@ -531,6 +531,17 @@ int log_roll(log_t *log) {
     return 0;
 }
 
+/* After a truncation, flush waiters cannot wait for offsets that no longer exist. */
+static void clamp_waiters(log_t *log) {
+    int64_t leo = log_end_offset(log);
+    for (flush_waiter_t *w = log->waiters; w; w = w->next) {
+        if (w->target > leo) {
+            w->target = leo;
+        }
+    }
+    log->trunc_gen++;
+}
+
 /* Removes segments [from, nsegs) from the array, renaming and unlinking their files. */
 static int drop_back(log_t *log, int from) {
     int err = 0;
@@ -568,7 +579,7 @@ int log_truncate_fully_and_start_at(log_t *log, int64_t new_start) {
     log_push_segment(log, n);
     log->start_offset = new_start;
     log->recovery_point = new_start;
-    log->trunc_gen++;
+    clamp_waiters(log);
     return 0;
 }
 
@@ -599,7 +610,7 @@ int log_truncate_to(log_t *log, int64_t offset) {
     if (log->recovery_point > s->next_offset) {
         log->recovery_point = s->next_offset;
     }
-    log->trunc_gen++;
+    clamp_waiters(log);
     return 0;
 }
 

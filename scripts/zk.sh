@@ -11,6 +11,8 @@
 #   zk.sh status DIR         exit 0 when it answers `ruok`
 #   zk.sh check              exit 0 when java and the zookeeper jars are present (else says why)
 #
+# ZK_OWNER_PID=<pid> in the environment of `start`: the server is stopped when that process
+# exits, so a killed test leaves nothing running.
 # tickTime=500 so tests can use sessions of 1..10 s. Restarting with the same DIR keeps the
 # data (a ZooKeeper "restart" as an operator would do it).
 set -euo pipefail
@@ -33,14 +35,21 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# ruok PORT: prints the four-letter-word answer ("imok") or nothing.
-ruok() {
-    local port=$1 ans=""
+# ready PORT: the server answers `ruok` with imok AND `srvr` shows it serving (ruok alone
+# answers while the database is still loading and sessions are refused).
+four() {
+    local port=$1 word=$2 ans=""
     { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
-    printf 'ruok' >&3
+    printf '%s' "$word" >&3
     ans=$(timeout 2 cat <&3 2>/dev/null || true)
     exec 3<&- 3>&- || true
-    [[ $ans == imok ]]
+    printf '%s' "$ans"
+}
+
+ruok() {
+    local port=$1
+    [[ $(four "$port" ruok) == imok ]] || return 1
+    four "$port" srvr | grep -q '^Mode: '
 }
 
 # alive PID: the process exists and is not a zombie (PID 1 of a container may not reap).
@@ -96,6 +105,20 @@ EOF
         >>"$dir/zk.log" 2>&1 </dev/null &
     local pid=$!
     echo "$pid" >"$dir/zk.pid"
+    if [[ -n ${ZK_OWNER_PID:-} ]]; then
+        # A test that dies (ctest timeout, kill -9) must not leave a server behind.
+        (
+            while kill -0 "$ZK_OWNER_PID" 2>/dev/null && alive "$pid"; do
+                sleep 1
+            done
+            if alive "$pid"; then
+                kill -TERM "$pid" 2>/dev/null || true
+                sleep 5
+                kill -KILL "$pid" 2>/dev/null || true
+            fi
+        ) >/dev/null 2>&1 </dev/null &
+        disown
+    fi
     local deadline=$((SECONDS + ${ZK_START_TIMEOUT:-60}))
     while ! ruok "$port"; do
         if ! alive "$pid"; then

@@ -126,6 +126,11 @@ struct api_req {
     api_done_cb done;
     void *done_arg;
 
+    /* Set by the api while the request waits (delayed fetch); the server calls it when
+     * the connection closes first, and the api then completes the request promptly. */
+    void (*cancel)(api_req_t *req);
+    void *cancel_arg;
+
     /* Filled by the api before done(). */
     api_status_t status;
     char close_reason[160];

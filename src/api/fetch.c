@@ -110,9 +110,24 @@ static void respond_now(api_call_t *call) {
     api_respond(call, &resp);
 }
 
+typedef struct fetch_wait {
+    api_call_t *call;
+    purg_op_t *op;
+} fetch_wait_t;
+
 static void on_wait_done(void *arg, purg_reason_t reason) {
-    (void)reason;
-    respond_now(arg);
+    fetch_wait_t *w = arg;
+    w->call->req->cancel = NULL;
+    if (reason == PURG_CANCELLED) {
+        api_no_response(w->call); /* the connection is gone */
+        return;
+    }
+    respond_now(w->call);
+}
+
+static void on_cancel(api_req_t *req) {
+    fetch_wait_t *w = req->cancel_arg;
+    purg_cancel(w->op);
 }
 
 static void release_slices(api_req_t *req) {
@@ -140,6 +155,10 @@ void api_handle_Fetch(api_call_t *call) {
     }
     /* Wait for more data; the answer is built again when the wait ends. */
     release_slices(call->req);
-    purg_add(call->ctx->loop, lists, nlists, have, rq->min_bytes, (uint64_t)rq->max_wait_ms,
-             on_wait_done, call);
+    fetch_wait_t *w = api_alloc(call, sizeof(*w));
+    w->call = call;
+    w->op = purg_add(call->ctx->loop, lists, nlists, have, rq->min_bytes, (uint64_t)rq->max_wait_ms,
+                     on_wait_done, w);
+    call->req->cancel_arg = w;
+    call->req->cancel = on_cancel;
 }

@@ -31,6 +31,11 @@ void api_handle_Produce(api_call_t *call) {
         tr->n_partition_responses = np;
         tr->partition_responses = api_alloc(call, (size_t)np * sizeof(*tr->partition_responses));
         bool valid_name = td->name && ctl_valid_topic_name(td->name);
+        if (valid_name && ctx->mdc) {
+            /* Clients may not write to internal topics (__consumer_offsets). */
+            const mdc_topic_t *t = mdc_topic(ctx->mdc, td->name);
+            valid_name = t == NULL || !t->internal;
+        }
         for (int32_t j = 0; j < np; j++) {
             const kp_ProduceRequest_PartitionProduceData_t *pd = &td->partition_data[j];
             kp_ProduceResponse_PartitionProduceResponse_t *pr = &tr->partition_responses[j];

@@ -163,6 +163,9 @@ void conn_close(conn_t *c) {
         } else {
             s->conn = NULL; /* orphan: freed when the handler completes it */
             s->next = NULL;
+            if (s->req.cancel) {
+                s->req.cancel(&s->req); /* may complete (and free) it right here */
+            }
         }
     }
     c->head = c->tail = NULL;

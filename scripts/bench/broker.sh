@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Broker benchmark (issue 4): builds Release in build/, starts a standalone strata-broker on a
+# free loopback port with a throw-away data directory, runs build/strata-bench against it and
+# against librdkafka's mock cluster in the same run, prints the tables (Markdown, as pasted into
+# docs/performance.md, section "Broker"), and stops the broker.
+#
+#   scripts/bench/broker.sh [strata-bench args...]     e.g. --records 200000 --sizes 1024
+#
+# Not a test: nothing here asserts a duration.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD="$ROOT/build"
+
+"$ROOT/scripts/install-deps.sh"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target strata-broker strata-bench
+
+DATA="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench.XXXXXX")"
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+BROKER_PID=""
+cleanup() {
+    if [[ -n "$BROKER_PID" ]] && kill -0 "$BROKER_PID" 2>/dev/null; then
+        kill -TERM "$BROKER_PID"
+        wait "$BROKER_PID" || true
+    fi
+    rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+"$BUILD/strata-broker" "$ROOT/config/server.properties" \
+    --override broker.id=0 \
+    --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
+    --override "advertised.listeners=PLAINTEXT://127.0.0.1:$PORT" \
+    --override "log.dirs=$DATA/data" >"$DATA/broker.log" 2>&1 &
+BROKER_PID=$!
+
+# Wait (bounded) until the broker answers a metadata request.
+for _ in $(seq 1 300); do
+    if kcat -L -b "127.0.0.1:$PORT" -m 1 >/dev/null 2>&1; then
+        break
+    fi
+    if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+        echo "broker.sh: broker exited; log:" >&2
+        cat "$DATA/broker.log" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+
+echo "broker.sh: $(uname -m), $(nproc) cores, $(uname -r); broker on 127.0.0.1:$PORT, data in $DATA" >&2
+"$BUILD/strata-bench" --bootstrap "127.0.0.1:$PORT" "$@"

@@ -94,7 +94,9 @@ static int scan_dir(log_t *log, int64_t **bases_out, int *n_out) {
         }
     }
     closedir(d);
-    qsort(bases, (size_t)n, sizeof(*bases), cmp_i64);
+    if (n > 1) {
+        qsort(bases, (size_t)n, sizeof(*bases), cmp_i64);
+    }
     *bases_out = bases;
     *n_out = n;
     return 0;

@@ -26,6 +26,8 @@ struct part {
     log_t *log;
     bool leader;
     int32_t leader_epoch;
+    int32_t isr_size;
+    int32_t min_isr; /* min.insync.replicas of the topic */
     int64_t hw;
     purg_list_t fetch_waiters;
     pst_t *pst; /* issue 7: idempotent-producer state, opened at the first idempotent append */
@@ -218,6 +220,13 @@ static part_t *sync_partition(rm_t *rm, const mdc_topic_t *t, int32_t partition)
     }
     p->leader = lead;
     p->leader_epoch = mp->leader_epoch;
+    p->isr_size = mp->nisr;
+    p->min_isr = rm->cfg.min_insync_replicas;
+    const char *mi = t->config ? props_get(t->config, "min.insync.replicas") : NULL;
+    int64_t v;
+    if (mi && parse_int64(mi, &v) == 0 && v >= 1 && v <= INT32_MAX) {
+        p->min_isr = (int32_t)v;
+    }
     if (lead && mp->nisr <= 1) {
         p->hw = log_end_offset(p->log); /* sole in-sync replica */
     }
@@ -350,6 +359,9 @@ int rm_append(rm_t *rm, part_t *p, uint8_t *data, size_t len, int16_t acks,
     }
     if (!p->leader) {
         return RM_ENOT_LEADER;
+    }
+    if (acks == -1 && p->isr_size < p->min_isr) {
+        return RM_ENOT_ENOUGH_REPLICAS; /* Kafka checks before writing anything */
     }
     (void)rm;
     /* issue 7 hook: idempotent producers (producer_state.h). A retried batch already in

@@ -405,6 +405,45 @@ static void test_conn_drain_waits_for_in_flight(void **state) {
     env_free(e); /* drain again is a no-op */
 }
 
+static bool held_at_least(env_t *e, void *arg) {
+    return e->fake.nheld >= *(int *)arg;
+}
+
+/* max_inflight is 8: the ninth request is not even cut from the buffer until a slot
+ * frees up; the buffered frames are then dispatched without new socket input. */
+static void test_conn_backpressure_limits_in_flight(void **state) {
+    (void)state;
+    env_t *e = env_new(100, 600000);
+    int fd = client(e);
+    uint8_t b[14 * 12];
+    size_t n = 0;
+    for (int i = 0; i < 12; i++) {
+        n += frame(b + n, 2, 100 + i);
+    }
+    send_all(fd, b, n);
+    int eight = 8;
+    pump_until(e, held_at_least, &eight);
+    for (int i = 0; i < 50; i++) {
+        uv_run(&e->loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(e->fake.nheld, 8);
+    for (int i = 0; i < 4; i++) {
+        respond(e->fake.held[i]);
+    }
+    int twelve = 12;
+    pump_until(e, held_at_least, &twelve);
+    for (int i = 4; i < 12; i++) {
+        respond(e->fake.held[i]);
+    }
+    rx_t rx;
+    recv_n(e, &rx, fd, 12 * 8);
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(corr_at(&rx, (size_t)i), 100 + i);
+    }
+    close(fd);
+    env_free(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conn_frames_coalesced_and_split),
@@ -416,6 +455,7 @@ int main(void) {
         cmocka_unit_test(test_conn_idle_connection_closed),
         cmocka_unit_test(test_conn_file_chunk_sent),
         cmocka_unit_test(test_conn_drain_waits_for_in_flight),
+        cmocka_unit_test(test_conn_backpressure_limits_in_flight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

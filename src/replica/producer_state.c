@@ -159,7 +159,7 @@ void pst_update_from_header(pst_t *s, const rb_header_t *h) {
 pst_result_t pst_check_records(const pst_t *s, const uint8_t *data, size_t len, pst_batch_t *dup) {
     size_t pos = 0;
     bool first = true;
-    rb_header_t prev;
+    rb_header_t prev = {0}; /* gcc -O2 -Wmaybe-uninitialized cannot see have_prev */
     bool have_prev = false;
     while (pos < len) {
         rb_header_t h;
@@ -187,6 +187,14 @@ pst_result_t pst_check_records(const pst_t *s, const uint8_t *data, size_t len, 
             r = pst_check(s, h.producer_id, h.producer_epoch, h.base_sequence, last, dup);
             if (r == PST_DUPLICATE && !first) {
                 r = PST_OUT_OF_ORDER; /* a duplicate after new batches: cannot answer both */
+            }
+            if (r != PST_OK) {
+                slog_debug(
+                    "[ProducerState partition=%s] producer %" PRId64 " epoch %d seq %d-%d: %s",
+                    s->name, h.producer_id, (int)h.producer_epoch, (int)h.base_sequence, (int)last,
+                    r == PST_DUPLICATE      ? "duplicate, answered with the original offset"
+                    : r == PST_OUT_OF_ORDER ? "out of order"
+                                            : "old epoch");
             }
         }
         if (r != PST_OK) {

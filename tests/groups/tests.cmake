@@ -9,6 +9,9 @@ if(TARGET strata-broker AND TARGET strata AND STRATA_GROUPS_PYTHON3)
         "STRATA_CONFIG=${CMAKE_SOURCE_DIR}/config/server.properties"
         "STRATA_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
         "PYTHONDONTWRITEBYTECODE=1")
+    if(TARGET strata-idemprod)
+        list(APPEND strata_groups_env "STRATA_IDEMPROD=$<TARGET_FILE:strata-idemprod>")
+    endif()
     foreach(driver kcat idempotence kafkajs cli)
         if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/test_groups_${driver}.py)
             add_test(NAME groups_${driver}

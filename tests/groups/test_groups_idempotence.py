@@ -128,6 +128,7 @@ def case_sequence_rules_on_the_wire():
         for how in ("kill", "stop"):
             getattr(b, how)()
             b.start(keep_port=True)
+            b.wait_leaders("seq", 1)
             end = b.latest_offset("seq", 0)
             err, again = produce(b, bumped)
             check(err == 0 and again == bumped_off,

@@ -92,6 +92,8 @@ static bool retriable(int code) {
 
 /* Refreshes leaders (creating cparts the first time). @returns 0 or -1 with err. */
 static int refresh(consumer_t *c, int32_t only_partition, char *err, size_t err_len) {
+    /* A topic that does not exist (auto-creation off) fails after 5 s, not the full timeout. */
+    int64_t unknown_deadline = clock_mono_ms() + 5000;
     int64_t deadline = clock_mono_ms() + c->client.timeout_ms;
     for (int attempt = 0;; attempt++) {
         cli_resp_t resp;
@@ -138,7 +140,9 @@ static int refresh(consumer_t *c, int32_t only_partition, char *err, size_t err_
             }
             code = KP_ERR_LEADER_NOT_AVAILABLE;
         }
-        if ((code != 0 && !retriable(code)) || clock_mono_ms() >= deadline || stop_requested) {
+        if ((code != 0 && !retriable(code)) || clock_mono_ms() >= deadline ||
+            (code == KP_ERR_UNKNOWN_TOPIC_OR_PARTITION && clock_mono_ms() >= unknown_deadline) ||
+            stop_requested) {
             char kerr[512];
             cli_kafka_error(kerr, sizeof(kerr), code, NULL);
             snprintf(err, err_len, "topic %s: %s", c->topic, kerr);

@@ -78,6 +78,8 @@ static void sleep_ms(int ms) {
  * created or has no leader. @returns 0 or -1 with err.
  */
 static int refresh(producer_t *p, char *err, size_t err_len) {
+    /* A topic that does not exist (auto-creation off) fails after 5 s, not the full timeout. */
+    int64_t unknown_deadline = clock_mono_ms() + 5000;
     int64_t deadline = clock_mono_ms() + p->client.timeout_ms;
     for (int attempt = 0;; attempt++) {
         cli_resp_t resp;
@@ -114,7 +116,8 @@ static int refresh(producer_t *p, char *err, size_t err_len) {
             cli_resp_destroy(&resp);
             return 0;
         }
-        if ((code != 0 && !retriable(code)) || clock_mono_ms() >= deadline) {
+        if ((code != 0 && !retriable(code)) || clock_mono_ms() >= deadline ||
+            (code == KP_ERR_UNKNOWN_TOPIC_OR_PARTITION && clock_mono_ms() >= unknown_deadline)) {
             char kerr[512];
             cli_kafka_error(kerr, sizeof(kerr), code ? code : KP_ERR_LEADER_NOT_AVAILABLE, NULL);
             snprintf(err, err_len, "topic %s: %s", p->topic, kerr);

@@ -59,6 +59,7 @@ typedef struct admin_op {
     char *assignment_json;
     int32_t assignment_version;
     int step;
+    bool retried; /* the current step was re-sent after a connection loss */
 } admin_op_t;
 
 bool ctl_valid_topic_name(const char *name) {
@@ -174,6 +175,8 @@ static bool check_assignment(admin_op_t *op, const int32_t *a, int32_t rows, int
 /* ---------------------------------------------------------------- create topic */
 
 static void create_step(admin_op_t *op, int rc);
+static void on_create_cb(void *arg, int rc, const char *path);
+static void on_config_set(void *arg, int rc, const char *data, size_t len, int32_t version);
 
 static void on_create_cb(void *arg, int rc, const char *path) {
     (void)path;
@@ -196,25 +199,54 @@ static void on_config_set(void *arg, int rc, const char *data, size_t len, int32
  * Each coord request holds a reference that is dropped on entry; the op's own reference
  * keeps the memory until op_complete.
  */
+static void issue_config_create(admin_op_t *op) {
+    ctl_t *ctl = op->ctl;
+    char *path = zkpath_topic_config(op->name);
+    char *json = zkpath_topic_config_json((const char *const *)op->config_keys,
+                                          (const char *const *)op->config_values, op->nconfigs);
+    ctl_ref(ctl);
+    int rc = op->step == 0 ? coord_create(ctl->coord, path, json, strlen(json), COORD_PERSISTENT,
+                                          on_create_cb, op)
+                           : coord_set(ctl->coord, path, json, strlen(json), -1, on_config_set, op);
+    free(path);
+    free(json);
+    if (rc != 0) {
+        create_step(op, rc);
+    }
+}
+
+static void issue_topic_create(admin_op_t *op) {
+    ctl_t *ctl = op->ctl;
+    char *path = zkpath_topic(op->name);
+    ctl_ref(ctl);
+    int rc = coord_create(ctl->coord, path, op->assignment_json, strlen(op->assignment_json),
+                          COORD_PERSISTENT, on_create_cb, op);
+    free(path);
+    if (rc != 0) {
+        create_step(op, rc);
+    }
+}
+
 static void create_step(admin_op_t *op, int rc) {
     ctl_t *ctl = op->ctl;
     if (!ctl_unref(ctl)) {
         op_complete(op);
         return;
     }
-    if (op->step == 0 && rc == STRATA_EEXISTS) {
-        /* A stale config of a deleted topic: replace it. */
-        char *path = zkpath_topic_config(op->name);
-        char *json = zkpath_topic_config_json((const char *const *)op->config_keys,
-                                              (const char *const *)op->config_values, op->nconfigs);
-        op->step = 1;
-        ctl_ref(ctl);
-        int src = coord_set(ctl->coord, path, json, strlen(json), -1, on_config_set, op);
-        free(path);
-        free(json);
-        if (src != 0) {
-            on_config_set(op, src, NULL, 0, -1);
+    if (rc == STRATA_ECONNLOSS) {
+        /* Lost with the connection: send the same step again (it waits for the session). */
+        op->retried = true;
+        if (op->step <= 1) {
+            issue_config_create(op);
+        } else {
+            issue_topic_create(op);
         }
+        return;
+    }
+    if (op->step == 0 && rc == STRATA_EEXISTS) {
+        /* A stale config of a deleted topic (or ours, sent twice): replace it. */
+        op->step = 1;
+        issue_config_create(op);
         return;
     }
     if (op->step <= 1) {
@@ -225,23 +257,18 @@ static void create_step(admin_op_t *op, int rc) {
             return;
         }
         op->step = 2;
-        char *path = zkpath_topic(op->name);
-        ctl_ref(ctl);
-        int crc = coord_create(ctl->coord, path, op->assignment_json, strlen(op->assignment_json),
-                               COORD_PERSISTENT, on_create_cb, op);
-        free(path);
-        if (crc != 0) {
-            on_create_cb(op, crc, NULL);
-        }
+        op->retried = false;
+        issue_topic_create(op);
         return;
     }
-    if (rc == STRATA_EEXISTS) {
+    if (rc == STRATA_EEXISTS && !op->retried) {
         op->err = KE_TOPIC_ALREADY_EXISTS;
         op->msg = xasprintf("Topic '%s' already exists.", op->name);
-    } else if (rc != 0) {
+    } else if (rc != 0 && rc != STRATA_EEXISTS) {
         op->err = KE_UNKNOWN_SERVER_ERROR;
         op->msg = xasprintf("writing /brokers/topics/%s: %s", op->name, strata_strerror(rc));
     } else {
+        /* NODEEXISTS after a re-send: our first create went through before the loss. */
         slog_info("[Admin] created topic %s with %d partitions", op->name, (int)op->num_partitions);
     }
     op_complete(op);
@@ -318,21 +345,13 @@ static void run_create(admin_op_t *op) {
     uint8_t id[16];
     zkpath_uuid_random(id);
     op->assignment_json = zkpath_assignment_json(id, op->assignment, op->num_partitions, op->rf);
-    char *path = zkpath_topic_config(op->name);
-    char *json = zkpath_topic_config_json((const char *const *)op->config_keys,
-                                          (const char *const *)op->config_values, op->nconfigs);
-    /* create_step is entered with one reference to drop (the op's own stays). */
-    ctl_ref(ctl);
     op->step = 0;
-    int rc = coord_create(ctl->coord, path, json, strlen(json), COORD_PERSISTENT, on_create_cb, op);
-    free(path);
-    free(json);
-    if (rc != 0) {
-        on_create_cb(op, rc, NULL);
-    }
+    issue_config_create(op);
 }
 
 /* ---------------------------------------------------------------- delete topic */
+
+static void run_delete_write(admin_op_t *op);
 
 static void on_delete_marked(void *arg, int rc, const char *path) {
     (void)path;
@@ -340,6 +359,10 @@ static void on_delete_marked(void *arg, int rc, const char *path) {
     ctl_t *ctl = op->ctl;
     if (!ctl_unref(ctl)) {
         op_complete(op);
+        return;
+    }
+    if (rc == STRATA_ECONNLOSS) {
+        run_delete_write(op);
         return;
     }
     if (rc != 0 && rc != STRATA_EEXISTS) {
@@ -363,6 +386,11 @@ static void run_delete(admin_op_t *op) {
                 "This server does not host this topic-partition.");
         return;
     }
+    run_delete_write(op);
+}
+
+static void run_delete_write(admin_op_t *op) {
+    ctl_t *ctl = op->ctl;
     char *path = zkpath_delete_topic(op->name);
     ctl_ref(ctl);
     int rc = coord_create(ctl->coord, path, NULL, 0, COORD_PERSISTENT, on_delete_marked, op);

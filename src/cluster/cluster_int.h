@@ -114,6 +114,8 @@ struct ctl {
     int refs; /* 1 for the owner + 1 per outstanding coord completion */
     bool dead;
     bool registered;
+    bool reg_retried; /* the registration create was re-sent after a connection loss */
+    char *reg_json;   /* what we wrote to /brokers/ids/<id> */
     bool shutting_down;
     coord_done_cb start_done;
     void *start_arg;
@@ -140,7 +142,11 @@ struct ctl {
 
     /* admin operations waiting for the cache to load (admin.c) */
     struct admin_op *deferred;
+    bool reconcile_scheduled;
 };
+
+/** Runs ctl_reconcile after a coord round trip (after a write lost with the connection). */
+void ctl_kick_reconcile(ctl_t *ctl);
 
 void ctl_ref(ctl_t *ctl);
 /** @returns true when the ctl is still alive (not freed and not dead) after the unref. */

@@ -45,6 +45,7 @@ static void ctl_destroy(ctl_t *ctl) {
     map_free(ctl->inflight_deletes, NULL);
     free(ctl->host_copy);
     free(ctl->rack_copy);
+    free(ctl->reg_json);
     free(ctl);
 }
 
@@ -124,6 +125,9 @@ static void on_part_written(void *arg, int rc) {
                           w->topic, (int)w->partition, strata_strerror(rc));
             }
             mdc_refresh_partition(ctl->mdc, w->topic, w->partition);
+            if (rc == STRATA_ECONNLOSS) {
+                ctl_kick_reconcile(ctl);
+            }
         }
     }
     free(w->key);
@@ -367,6 +371,24 @@ void ctl_reconcile(ctl_t *ctl) {
         }
     }
     free(live);
+}
+
+static void on_kick(void *arg, int rc) {
+    ctl_t *ctl = arg;
+    (void)rc;
+    if (ctl_unref(ctl)) {
+        ctl->reconcile_scheduled = false;
+        ctl_reconcile(ctl);
+    }
+}
+
+void ctl_kick_reconcile(ctl_t *ctl) {
+    if (ctl->reconcile_scheduled || ctl->dead) {
+        return;
+    }
+    ctl->reconcile_scheduled = true;
+    ctl_ref(ctl);
+    ctl_defer(ctl, on_kick, ctl);
 }
 
 void ctl_became_controller(ctl_t *ctl) {

@@ -81,6 +81,11 @@ static void on_epoch(void *arg, int rc, const char *data, size_t len, int32_t ve
         return;
     }
     int32_t epoch = 0;
+    if (rc == STRATA_ECONNLOSS) {
+        ctl->electing = false;
+        elect_watch(ctl); /* look again once the connection is back */
+        return;
+    }
     if (rc != 0 || zkpath_epoch_parse(data, len, &epoch) != 0) {
         if (rc == 0) {
             slog_error("[Controller id=%d] /controller_epoch is not a number",
@@ -138,6 +143,10 @@ static void on_adopt_epoch(void *arg, int rc, const char *data, size_t len, int3
     }
     ctl->electing = false;
     int32_t epoch;
+    if (rc == STRATA_ECONNLOSS) {
+        elect_watch(ctl);
+        return;
+    }
     if (rc != 0 || zkpath_epoch_parse(data, len, &epoch) != 0 || ctl->is_controller ||
         ctl->shutting_down) {
         return;
@@ -182,6 +191,8 @@ static void on_controller(void *arg, int rc, const char *data, size_t len, int32
             ctl->is_controller = false;
         }
         stand(ctl);
+    } else if (rc == STRATA_ECONNLOSS) {
+        elect_watch(ctl);
     }
 }
 

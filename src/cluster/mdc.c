@@ -67,6 +67,8 @@ typedef enum {
 typedef struct mdc_req {
     mdc_t *m;
     rq_kind_t kind;
+    char *path; /* for the retry after a connection loss */
+    bool children;
     char *topic;
     int32_t id; /* broker id or partition */
 } mdc_req_t;
@@ -193,6 +195,7 @@ static void req_failed_to_issue(mdc_req_t *r, int rc, const char *path) {
     r->m->refs--;
     r->m->pending--;
     free(r->topic);
+    free(r->path);
     free(r);
 }
 
@@ -201,6 +204,7 @@ static void on_children(void *arg, int rc, const char *const *names, size_t coun
 
 static void read_data(mdc_t *m, rq_kind_t kind, const char *path, const char *topic, int32_t id) {
     mdc_req_t *r = req_new(m, kind, topic, id);
+    r->path = xstrdup(path);
     int rc = coord_get(m->coord, path, on_watch, m, on_data, r);
     if (rc != 0) {
         req_failed_to_issue(r, rc, path);
@@ -209,6 +213,8 @@ static void read_data(mdc_t *m, rq_kind_t kind, const char *path, const char *to
 
 static void read_children(mdc_t *m, rq_kind_t kind, const char *path) {
     mdc_req_t *r = req_new(m, kind, NULL, -1);
+    r->path = xstrdup(path);
+    r->children = true;
     int rc = coord_children(m->coord, path, on_watch, m, on_children, r);
     if (rc != 0) {
         req_failed_to_issue(r, rc, path);
@@ -504,6 +510,7 @@ static void got_delq(mdc_t *m, const char *const *names, size_t count) {
 static void req_done(mdc_req_t *r) {
     mdc_t *m = r->m;
     free(r->topic);
+    free(r->path);
     free(r);
     m->pending--;
     m->refs--;
@@ -523,11 +530,25 @@ static void req_done(mdc_req_t *r) {
     }
 }
 
+/* A read lost with the connection is sent again (coord holds it until the session is back;
+ * watches of the same session survive a connection loss). @returns true when re-sent. */
+static bool retry(mdc_req_t *r, int rc) {
+    if (rc != STRATA_ECONNLOSS || r->m->dead) {
+        return false;
+    }
+    int src = r->children ? coord_children(r->m->coord, r->path, on_watch, r->m, on_children, r)
+                          : coord_get(r->m->coord, r->path, on_watch, r->m, on_data, r);
+    return src == 0;
+}
+
 static void on_data(void *arg, int rc, const char *data, size_t len, int32_t version) {
     mdc_req_t *r = arg;
     mdc_t *m = r->m;
     if (m->dead || rc == STRATA_ESHUTDOWN) {
         req_done(r);
+        return;
+    }
+    if (retry(r, rc)) {
         return;
     }
     if (rc != 0 && rc != STRATA_ENOTFOUND) {
@@ -576,6 +597,9 @@ static void on_children(void *arg, int rc, const char *const *names, size_t coun
     mdc_t *m = r->m;
     if (m->dead || rc == STRATA_ESHUTDOWN) {
         req_done(r);
+        return;
+    }
+    if (retry(r, rc)) {
         return;
     }
     if (rc == STRATA_ENOTFOUND) {

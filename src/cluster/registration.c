@@ -15,20 +15,48 @@
 
 #include "cluster/cluster_int.h"
 
-static void ignore_create(void *arg, int rc, const char *path) {
+/* A persistent node that must exist (NODEEXISTS is fine); re-sent after a connection loss. */
+typedef struct ensure {
+    ctl_t *ctl;
+    char *path;
+    char *data;
+    size_t len;
+} ensure_t;
+
+static void on_ensured(void *arg, int rc, const char *path) {
+    ensure_t *e = arg;
     (void)path;
-    (void)arg;
-    if (rc != 0 && rc != STRATA_EEXISTS && rc != STRATA_ESHUTDOWN) {
-        slog_warn("[Registration] creating a start-up path: %s", strata_strerror(rc));
+    if (ctl_unref(e->ctl) && rc == STRATA_ECONNLOSS) {
+        ctl_ref(e->ctl);
+        if (coord_create(e->ctl->coord, e->path, e->data, e->len, COORD_PERSISTENT, on_ensured,
+                         e) == 0) {
+            return;
+        }
+        ctl_unref(e->ctl);
+    } else if (rc != 0 && rc != STRATA_EEXISTS && rc != STRATA_ESHUTDOWN) {
+        slog_warn("[Registration] creating %s: %s", e->path, strata_strerror(rc));
+    }
+    free(e->path);
+    free(e->data);
+    free(e);
+}
+
+static void ensure_path(ctl_t *ctl, const char *path, const char *data) {
+    ensure_t *e = xcalloc(1, sizeof(*e));
+    e->ctl = ctl;
+    e->path = xstrdup(path);
+    e->len = data ? strlen(data) : 0;
+    e->data = data ? xstrdup(data) : NULL;
+    ctl_ref(ctl);
+    if (coord_create(ctl->coord, path, e->data, e->len, COORD_PERSISTENT, on_ensured, e) != 0) {
+        on_ensured(e, STRATA_ESHUTDOWN, NULL);
     }
 }
 
-static void on_registered(void *arg, int rc, const char *path) {
-    ctl_t *ctl = arg;
-    (void)path;
-    if (!ctl_unref(ctl)) {
-        return;
-    }
+static void send_registration(ctl_t *ctl);
+static void on_registered(void *arg, int rc, const char *path);
+
+static void registration_result(ctl_t *ctl, int rc) {
     bool first = ctl->start_done != NULL;
     coord_done_cb done = ctl->start_done;
     void *done_arg = ctl->start_arg;
@@ -59,33 +87,81 @@ static void on_registered(void *arg, int rc, const char *path) {
     }
 }
 
+/* NODEEXISTS after a lost reply: the node may be our own. It is when it holds exactly the
+ * registration we wrote (its timestamp makes it unique to this attempt). */
+static void on_existing(void *arg, int rc, const char *data, size_t len, int32_t version) {
+    ctl_t *ctl = arg;
+    (void)version;
+    if (!ctl_unref(ctl)) {
+        return;
+    }
+    if (rc == STRATA_ECONNLOSS) {
+        send_registration(ctl);
+        return;
+    }
+    if (rc == STRATA_ENOTFOUND) {
+        send_registration(ctl); /* it went away meanwhile (an old session expired) */
+        return;
+    }
+    bool ours = rc == 0 && ctl->reg_json && len == strlen(ctl->reg_json) &&
+                memcmp(data, ctl->reg_json, len) == 0;
+    registration_result(ctl, ours ? 0 : STRATA_EEXISTS);
+}
+
+static void on_registered(void *arg, int rc, const char *path) {
+    ctl_t *ctl = arg;
+    (void)path;
+    if (!ctl_unref(ctl)) {
+        return;
+    }
+    if (rc == STRATA_ECONNLOSS) {
+        ctl->reg_retried = true;
+        send_registration(ctl);
+        return;
+    }
+    if (rc == STRATA_EEXISTS && ctl->reg_retried) {
+        char *p = zkpath_broker(ctl->cfg.broker_id);
+        ctl_ref(ctl);
+        if (coord_get(ctl->coord, p, NULL, NULL, on_existing, ctl) != 0) {
+            ctl_unref(ctl);
+            registration_result(ctl, rc);
+        }
+        free(p);
+        return;
+    }
+    registration_result(ctl, rc);
+}
+
+static void send_registration(ctl_t *ctl) {
+    char *path = zkpath_broker(ctl->cfg.broker_id);
+    ctl_ref(ctl);
+    int rc = coord_create(ctl->coord, path, ctl->reg_json, strlen(ctl->reg_json), COORD_EPHEMERAL,
+                          on_registered, ctl);
+    free(path);
+    if (rc != 0) {
+        on_registered(ctl, rc, NULL);
+    }
+}
+
 void ctl_register(ctl_t *ctl) {
     for (size_t i = 0; zkpath_startup_paths[i]; i++) {
-        coord_create(ctl->coord, zkpath_startup_paths[i], NULL, 0, COORD_PERSISTENT, ignore_create,
-                     NULL);
+        ensure_path(ctl, zkpath_startup_paths[i], NULL);
     }
     uint8_t id[16];
     char idtxt[23];
     zkpath_uuid_random(id);
     zkpath_uuid_encode(id, idtxt);
     char *cid = zkpath_cluster_id_json(idtxt);
-    coord_create(ctl->coord, "/cluster", NULL, 0, COORD_PERSISTENT, ignore_create, NULL);
-    coord_create(ctl->coord, "/cluster/id", cid, strlen(cid), COORD_PERSISTENT, ignore_create,
-                 NULL);
+    ensure_path(ctl, "/cluster", NULL);
+    ensure_path(ctl, "/cluster/id", cid);
     free(cid);
-    coord_create(ctl->coord, "/controller_epoch", "0", 1, COORD_PERSISTENT, ignore_create, NULL);
+    ensure_path(ctl, "/controller_epoch", "0");
 
-    char *path = zkpath_broker(ctl->cfg.broker_id);
-    char *json = zkpath_broker_json(ctl->cfg.broker_id, ctl->cfg.host, ctl->cfg.port, ctl->cfg.rack,
-                                    clock_wall_ms());
-    ctl_ref(ctl);
-    int rc =
-        coord_create(ctl->coord, path, json, strlen(json), COORD_EPHEMERAL, on_registered, ctl);
-    free(path);
-    free(json);
-    if (rc != 0) {
-        on_registered(ctl, rc, NULL);
-    }
+    free(ctl->reg_json);
+    ctl->reg_json = zkpath_broker_json(ctl->cfg.broker_id, ctl->cfg.host, ctl->cfg.port,
+                                       ctl->cfg.rack, clock_wall_ms());
+    ctl->reg_retried = false;
+    send_registration(ctl);
 }
 
 typedef struct dereg {

@@ -90,7 +90,7 @@ int slog_parse_level(const char *name, slog_level_t *out);
  * @locality any
  */
 void slog(slog_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void slog_v(slog_level_t level, const char *fmt, va_list ap);
+void slog_v(slog_level_t level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 #define slog_debug(...) slog(SLOG_DEBUG, __VA_ARGS__)
 #define slog_info(...)  slog(SLOG_INFO, __VA_ARGS__)
 #define slog_warn(...)  slog(SLOG_WARN, __VA_ARGS__)

@@ -215,6 +215,55 @@ static void reset_state(seg_t *s) {
     s->offset_of_max_ts = -1;
 }
 
+/*
+ * Where the walk of a segment may start when every offset below trust_below is
+ * durable: just past the last offset index entry below it whose batch checks out.
+ * Index entries are written through the map and are either right or still zero
+ * (lost with the page cache), so a valid prefix plus a check of the chosen batch is
+ * enough. Keeps the index entries up to there and sets the segment's totals.
+ * @returns the position to walk from (0 when the index does not help).
+ */
+static int64_t trusted_start(seg_t *s, int64_t trust_below, int64_t fsize) {
+    uint32_t n = oidx_valid_prefix(&s->oidx, idx_file_slots(&s->oidx), fsize);
+    while (n > 0) {
+        int64_t off, pos;
+        oidx_entry(&s->oidx, n - 1, &off, &pos);
+        if (off < trust_below) {
+            break;
+        }
+        n--;
+    }
+    s->oidx.entries = 0;
+    s->tidx.entries = 0;
+    if (n == 0) {
+        return 0;
+    }
+    int64_t off, pos;
+    rb_header_t h;
+    oidx_entry(&s->oidx, n - 1, &off, &pos);
+    int64_t saved = s->size;
+    s->size = fsize;
+    int rc = seg_read_header(s, pos, &h);
+    s->size = saved;
+    if (rc != 0 || h.base_offset + h.last_offset_delta != off || h.base_offset < s->base_offset) {
+        return 0;
+    }
+    int64_t total = (int64_t)h.length + 12;
+    s->oidx.entries = n;
+    s->tidx.entries = tidx_valid_prefix(&s->tidx, idx_file_slots(&s->tidx), off + 1);
+    if (s->tidx.entries > 0) {
+        tidx_entry(&s->tidx, s->tidx.entries - 1, &s->max_ts, &s->offset_of_max_ts);
+    }
+    if (h.max_timestamp > s->max_ts) {
+        s->max_ts = h.max_timestamp;
+        s->offset_of_max_ts = off;
+    }
+    s->size = pos + total;
+    s->next_offset = off + 1;
+    s->bytes_since_index = total;
+    return pos + total;
+}
+
 int seg_recover(seg_t *s, int64_t trust_below, int32_t index_interval, int64_t index_max_bytes,
                 int64_t *truncated_bytes) {
     struct stat st;
@@ -222,23 +271,25 @@ int seg_recover(seg_t *s, int64_t trust_below, int32_t index_interval, int64_t i
     if (fstat(s->fd, &st) != 0) {
         return -errno;
     }
-    if ((rc = idx_resize(&s->oidx, index_max_bytes)) != 0 ||
-        (rc = idx_resize(&s->tidx, index_max_bytes)) != 0) {
+    reset_state(s);
+    int64_t pos = 0;
+    if (trust_below > s->base_offset && trust_below != INT64_MAX) {
+        pos = trusted_start(s, trust_below, st.st_size);
+    }
+    /* Cut the index files to the kept entries and regrow them: the kernel zero-fills
+     * (holes), far cheaper than writing zeros over 10 MiB maps. */
+    if ((rc = idx_resize(&s->oidx, 0)) != 0 || (rc = idx_resize(&s->oidx, index_max_bytes)) != 0 ||
+        (rc = idx_resize(&s->tidx, 0)) != 0 || (rc = idx_resize(&s->tidx, index_max_bytes)) != 0) {
         return rc;
     }
-    s->oidx.entries = s->oidx.max_entries; /* zero the whole map, garbage included */
-    idx_truncate_entries(&s->oidx, 0);
-    s->tidx.entries = s->tidx.max_entries;
-    idx_truncate_entries(&s->tidx, 0);
-    reset_state(s);
 
     seg_reader_t r;
     seg_reader_init(&r, s->fd, s->log_path, st.st_size);
-    int64_t pos = 0;
+    size_t ahead = HEADER_AHEAD; /* big batches: read just the next header */
     for (;;) {
         const uint8_t *p;
         rb_header_t h;
-        rc = seg_reader_get(&r, pos, RB_HEADER_SIZE, HEADER_AHEAD, &p);
+        rc = seg_reader_get(&r, pos, RB_HEADER_SIZE, ahead, &p);
         if (rc != 0) {
             break; /* end of file, a torn header, or an I/O error */
         }
@@ -263,6 +314,7 @@ int seg_recover(seg_t *s, int64_t trust_below, int32_t index_interval, int64_t i
         }
         seg_note_batch(s, &h, pos, total, index_interval);
         pos += total;
+        ahead = total >= HEADER_AHEAD ? RB_HEADER_SIZE : HEADER_AHEAD;
     }
     seg_reader_destroy(&r);
     if (rc < 0) {

@@ -134,9 +134,11 @@ void seg_keep(seg_t *s);
 void seg_release(seg_t *s);
 
 /**
- * Recovers the segment: walks every batch from position 0, CRC-checking those whose
- * last offset >= trust_below (header checks only for the others), rebuilds both
- * indexes and truncates the file at the first torn or corrupt batch.
+ * Recovers the segment: walks the batches, CRC-checking those whose last offset >=
+ * trust_below (header checks only for the others), rebuilds both indexes and truncates
+ * the file at the first torn or corrupt batch. With 0 < trust_below < INT64_MAX the
+ * walk starts at the last checked offset index entry below trust_below (the
+ * unflushed tail only); INT64_MAX means "the index is bad: walk it all".
  * @returns 0 (with *truncated_bytes) or -errno.
  */
 int seg_recover(seg_t *s, int64_t trust_below, int32_t index_interval, int64_t index_max_bytes,

@@ -287,6 +287,28 @@ static void test_recovery_rebuilds_deleted_or_garbage_index(void **state) {
     assert_int_equal(log_offset_for_time(f->log, 1000 + f->nrecs / 3, &off, &ts), 0);
     assert_int_equal(off, offset_for_time(f, 1000 + f->nrecs / 3));
 
+    /* 3b. Garbage in the active segment's offset index after an unclean stop: the
+     * recovery walk must not trust it. */
+    log_close(f->log);
+    f->log = NULL;
+    {
+        char *aip = seg_path(f, f->recs[f->nrecs - 1].seg_base, ".index");
+        buf_t g = BUF_INIT;
+        uint8_t *gp = buf_extend(&g, 1024);
+        for (size_t i = 0; i < 1024; i++) {
+            gp[i] = (uint8_t)(i & 0xff);
+        }
+        write_file(aip, &g);
+        assert_int_equal(open_log(f, leo, false), 0);
+        check_log(f, leo);
+        log_close(f->log);
+        write_file(aip, &g);
+        assert_int_equal(open_log(f, f->recs[f->nrecs - 1].base, false), 0);
+        check_log(f, leo);
+        buf_destroy(&g);
+        free(aip);
+    }
+
     /* 4. The active segment's indexes too. */
     log_close(f->log);
     f->log = NULL;

@@ -19,11 +19,6 @@ if [[ "${1:-}" == "--cluster" ]]; then
     exec "$ROOT/scripts/local-cluster.sh" "$@"
 fi
 
-# Until the broker exists (issue 4), the main job is the storage benchmark (issue 3).
-if [[ ! -f "$ROOT/src/server/main.c" ]]; then
-    exec "$ROOT/scripts/bench/storage.sh" "$@"
-fi
-
 jobs="$(nproc 2>/dev/null || echo 2)"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j"$jobs" --target strata-broker strata

@@ -28,9 +28,9 @@ RACKS = {1: "rack-a", 2: "rack-b", 3: "rack-a"}
 CHROOT = "/strata"
 
 
-def poll(what, fn, deadline_s, interval_s=0.05):
+def poll(what, fn, deadline_s, interval_s=0.05, describe=None):
     """Calls fn until it returns a truthy value or the deadline passes; returns that value.
-    Raises TestFailure with the last value seen."""
+    Raises TestFailure with the last value seen (or what describe() returns)."""
     deadline = time.monotonic() + deadline_s
     last = None
     while True:
@@ -42,6 +42,11 @@ def poll(what, fn, deadline_s, interval_s=0.05):
             if last:
                 return last
         if time.monotonic() >= deadline:
+            if describe is not None:
+                try:
+                    last = describe()
+                except Exception as e:  # noqa: BLE001 - diagnostics only
+                    last = "(describe failed: %s)" % e
             raise TestFailure("%s within %.1f s; last seen: %s" % (what, deadline_s,
                                                                     str(last)[:3000]))
         time.sleep(interval_s)  # poll interval, bounded by the deadline

@@ -275,6 +275,18 @@ int ctl_delete_topic(ctl_t *ctl, const char *name, ctl_admin_cb cb, void *arg);
 int ctl_create_partitions(ctl_t *ctl, const char *name, int32_t new_total,
                           const int32_t *assignment, int32_t assignment_rf, bool validate_only,
                           ctl_admin_cb cb, void *arg);
+/**
+ * Leader-side ISR change (Kafka's ZooKeeper mode before 2.7: the leader writes the state
+ * znode itself). For a partition this broker leads at leader_epoch (per the cache), writes
+ * the state with the same leader and leader epoch and the given ISR (which must contain
+ * this broker, replicas only, no duplicates), conditional on the cached state version; the
+ * controller and every cache see it through their watches. done(arg, rc) runs later: 0,
+ * STRATA_EBADVERSION (the state moved on: wait for the cache's MDC_EV_PARTITION and decide
+ * again) or a coord error. @returns 0, or STRATA_EINVAL (no callback) when this broker is
+ * not the leader at that epoch or the ISR is malformed.
+ */
+int ctl_update_isr(ctl_t *ctl, const char *topic, int32_t partition, int32_t leader_epoch,
+                   const int32_t *isr, int32_t nisr, coord_done_cb done, void *arg);
 /** Kafka's topic-name rule: [a-zA-Z0-9._-], 1..249 chars, not "." or "..". */
 bool ctl_valid_topic_name(const char *name);
 

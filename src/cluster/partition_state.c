@@ -184,3 +184,66 @@ void pstate_write(ctl_t *ctl, const char *topic, int32_t partition, const zkpath
         done(arg, rc); /* the callers treat it like a failed completion */
     }
 }
+
+/* ---------------------------------------------------------------- leader-side ISR change */
+
+typedef struct isr_op {
+    ctl_t *ctl;
+    coord_done_cb done;
+    void *arg;
+} isr_op_t;
+
+static void on_isr_written(void *arg, int rc) {
+    isr_op_t *op = arg;
+    coord_done_cb done = op->done;
+    void *done_arg = op->arg;
+    bool alive = ctl_unref(op->ctl);
+    free(op);
+    if (alive) {
+        done(done_arg, rc);
+    }
+}
+
+int ctl_update_isr(ctl_t *ctl, const char *topic, int32_t partition, int32_t leader_epoch,
+                   const int32_t *isr, int32_t nisr, coord_done_cb done, void *arg) {
+    if (!ctl || ctl->dead || !topic || !isr || nisr <= 0 || !done) {
+        return STRATA_EINVAL;
+    }
+    const mdc_partition_t *p = mdc_partition(ctl->mdc, topic, partition);
+    int32_t me = ctl->cfg.broker_id;
+    if (!p || p->state_version < 0 || p->leader != me || p->leader_epoch != leader_epoch) {
+        return STRATA_EINVAL; /* not (or no longer) the leader at this epoch */
+    }
+    bool has_me = false;
+    for (int32_t i = 0; i < nisr; i++) {
+        bool replica = false;
+        for (int32_t j = 0; j < p->nreplicas; j++) {
+            replica = replica || p->replicas[j] == isr[i];
+        }
+        for (int32_t j = 0; j < i; j++) {
+            if (isr[j] == isr[i]) {
+                return STRATA_EINVAL;
+            }
+        }
+        if (!replica) {
+            return STRATA_EINVAL;
+        }
+        has_me = has_me || isr[i] == me;
+    }
+    if (!has_me) {
+        return STRATA_EINVAL;
+    }
+    zkpath_state_t st = {.leader = me,
+                         .leader_epoch = leader_epoch,
+                         .controller_epoch = p->controller_epoch,
+                         .nisr = nisr,
+                         .isr = (int32_t *)isr};
+    isr_op_t *op = xcalloc(1, sizeof(*op));
+    op->ctl = ctl;
+    op->done = done;
+    op->arg = arg;
+    ctl_ref(ctl);
+    /* A closed session makes pstate_write report STRATA_ESHUTDOWN at once. */
+    pstate_write(ctl, topic, partition, &st, p->state_version, false, on_isr_written, op);
+    return 0;
+}

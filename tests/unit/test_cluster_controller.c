@@ -593,6 +593,71 @@ static void test_session_expiry_reregisters(void **state) {
     cluster_stop(&c);
 }
 
+typedef struct isr_cond {
+    mdc_t *mdc;
+    const char *topic;
+    int32_t partition;
+    int32_t nisr;
+} isr_cond_t;
+
+static bool isr_is(void *arg) {
+    isr_cond_t *ic = arg;
+    const mdc_partition_t *p = mdc_partition(ic->mdc, ic->topic, ic->partition);
+    return p && p->nisr == ic->nisr;
+}
+
+static void test_leader_updates_isr(void **state) {
+    (void)state;
+    cluster_t c;
+    cluster_start(&c, false);
+    one_controller_t oc = {&c, -1, 0};
+    assert_true(run_until(&c.loop, exactly_one_controller, &oc, 5000));
+    result_t r = create_topic(&c.loop, &c.b[0], "isr", 1, 3);
+    assert_int_equal(r.err, 0);
+    for (int i = 0; i < 3; i++) {
+        leaders_cond_t lc = {c.b[i].mdc, "isr", 1};
+        assert_true(run_until(&c.loop, leaders_ready, &lc, 5000));
+    }
+    const mdc_partition_t *p = mdc_partition(c.b[0].mdc, "isr", 0);
+    int li = p->leader - 1;
+    int32_t epoch = p->leader_epoch;
+    int32_t shrunk[1] = {p->leader};
+    /* not the leader, a stale epoch, or an ISR without the leader: refused */
+    int other = (li + 1) % 3;
+    assert_int_equal(
+        ctl_update_isr(c.b[other].ctl, "isr", 0, epoch, shrunk, 1, on_started, &c.b[other]),
+        STRATA_EINVAL);
+    assert_int_equal(
+        ctl_update_isr(c.b[li].ctl, "isr", 0, epoch + 1, shrunk, 1, on_started, &c.b[li]),
+        STRATA_EINVAL);
+    int32_t without[1] = {other + 1};
+    assert_int_equal(ctl_update_isr(c.b[li].ctl, "isr", 0, epoch, without, 1, on_started, &c.b[li]),
+                     STRATA_EINVAL);
+    /* shrink, then expand back: every cache follows, the controller leaves it alone */
+    c.b[li].started = false;
+    assert_int_equal(ctl_update_isr(c.b[li].ctl, "isr", 0, epoch, shrunk, 1, on_started, &c.b[li]),
+                     0);
+    assert_true(run_until(&c.loop, started, &c.b[li], 5000));
+    assert_int_equal(c.b[li].start_rc, 0);
+    for (int i = 0; i < 3; i++) {
+        isr_cond_t ic = {c.b[i].mdc, "isr", 0, 1};
+        assert_true(run_until(&c.loop, isr_is, &ic, 5000));
+    }
+    p = mdc_partition(c.b[li].mdc, "isr", 0);
+    assert_int_equal(p->leader_epoch, epoch);
+    int32_t full[3] = {li + 1, (li + 1) % 3 + 1, (li + 2) % 3 + 1};
+    c.b[li].started = false;
+    assert_int_equal(ctl_update_isr(c.b[li].ctl, "isr", 0, epoch, full, 3, on_started, &c.b[li]),
+                     0);
+    assert_true(run_until(&c.loop, started, &c.b[li], 5000));
+    assert_int_equal(c.b[li].start_rc, 0);
+    for (int i = 0; i < 3; i++) {
+        isr_cond_t ic = {c.b[i].mdc, "isr", 0, 3};
+        assert_true(run_until(&c.loop, isr_is, &ic, 5000));
+    }
+    cluster_stop(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_standalone_register_elect_create),
@@ -602,6 +667,7 @@ int main(void) {
         cmocka_unit_test(test_failover_on_broker_loss),
         cmocka_unit_test(test_controlled_shutdown_moves_leaders),
         cmocka_unit_test(test_session_expiry_reregisters),
+        cmocka_unit_test(test_leader_updates_isr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -458,11 +458,41 @@ static void test_zk_delete_and_recreate(void **state) {
     cluster_stop(&c);
 }
 
+/* ZooKeeper stopped and restarted (same data): the sessions ride it out or are renewed, and
+ * the cluster keeps working. */
+static void test_zk_restart_mid_run(void **state) {
+    (void)state;
+    SKIP_IF_NO_ZK();
+    cluster_t c;
+    cluster_start(&c);
+    ctl_cond_t cc = {&c, -1, 0};
+    assert_true(run_until(&c.loop, one_controller, &cc, WAIT_MS));
+    assert_int_equal(create_topic(&c, 0, "before", 2, 3), 0);
+    leaders_cond_t lc = {c.b[0].mdc, "before", 2, -1};
+    assert_true(run_until(&c.loop, leaders_ready, &lc, WAIT_MS));
+    assert_int_equal(zk_script("stop", NULL, 0), 0);
+    char port[16];
+    assert_int_equal(zk_script("start", port, sizeof(port)), 0);
+    /* Admin works again (it waits for the session), and the new topic gets leaders. */
+    assert_int_equal(create_topic(&c, 1, "after", 3, 2), 0);
+    for (int i = 0; i < 3; i++) {
+        leaders_cond_t la = {c.b[i].mdc, "after", 3, -1};
+        assert_true(run_until(&c.loop, leaders_ready, &la, WAIT_MS));
+        leaders_cond_t lb = {c.b[i].mdc, "before", 2, -1};
+        assert_true(run_until(&c.loop, leaders_ready, &lb, WAIT_MS));
+    }
+    ctl_cond_t cc2 = {&c, -1, 0};
+    assert_true(run_until(&c.loop, one_controller, &cc2, WAIT_MS));
+    assert_int_equal(raw_children(&c, "/brokers/ids").count, 3);
+    cluster_stop(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zk_register_elect_create_topic),
         cmocka_unit_test(test_zk_controller_failover),
         cmocka_unit_test(test_zk_delete_and_recreate),
+        cmocka_unit_test(test_zk_restart_mid_run),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -119,6 +119,13 @@ typedef enum rb_status {
 /** rb_parse that also says why a batch was rejected (why may be NULL). */
 long rb_validate(const uint8_t *data, size_t avail, rb_header_t *out, rb_status_t *why);
 const char *rb_status_str(rb_status_t st);
+/**
+ * The first record of an uncompressed batch whose timestamp >= ts (ListOffsets).
+ * @returns 0, STRATA_ENOTFOUND, STRATA_EINVAL for a compressed batch (never
+ * decompressed), or STRATA_ECORRUPT when the records do not parse.
+ */
+int rb_find_record_by_time(const uint8_t *batch, size_t len, int64_t ts, int64_t *offset_out,
+                           int64_t *ts_out);
 
 /* ---------------------------------------------------------------- the log */
 
@@ -197,7 +204,8 @@ const log_config_t *log_config(const log_t *log);
 int log_set_config(log_t *log, const log_config_t *cfg);
 
 /**
- * ListOffsets by time: the first offset whose batch max_timestamp >= ts.
+ * ListOffsets by time: the first offset whose timestamp >= ts: the exact record for
+ * uncompressed batches, the batch's base offset (and max timestamp) for compressed ones.
  * @returns 0 with *offset_out and *ts_out set, or STRATA_ENOTFOUND when no batch is late enough.
  */
 int log_offset_for_time(log_t *log, int64_t ts, int64_t *offset_out, int64_t *ts_out);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 void log_config_default(log_config_t *cfg) {
     memset(cfg, 0, sizeof(*cfg));
@@ -494,9 +495,25 @@ int log_offset_for_time(log_t *log, int64_t ts, int64_t *offset_out, int64_t *ts
                 return STRATA_EOFFLINE;
             }
             if (h.max_timestamp >= ts) {
-                int64_t off = h.base_offset;
+                int64_t off = h.base_offset, found_ts = h.max_timestamp;
+                size_t total = (size_t)h.length + 12;
+                /* Uncompressed: the exact record, as Kafka answers. */
+                if ((h.attributes & RB_ATTR_COMPRESSION) == 0 && total <= 64 * 1024 * 1024) {
+                    buf_reset(&log->scratch);
+                    uint8_t *b = buf_extend(&log->scratch, total);
+                    if (pread(s->fd, b, total, (off_t)pos) == (ssize_t)total) {
+                        int64_t roff, rts;
+                        if (rb_find_record_by_time(b, total, ts, &roff, &rts) == 0) {
+                            off = roff;
+                            found_ts = rts;
+                        }
+                    }
+                    if (log->scratch.cap > 1024 * 1024) {
+                        buf_destroy(&log->scratch);
+                    }
+                }
                 *offset_out = off < log->start_offset ? log->start_offset : off;
-                *ts_out = h.max_timestamp;
+                *ts_out = found_ts;
                 return 0;
             }
             pos += (int64_t)h.length + 12;

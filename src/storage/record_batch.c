@@ -101,3 +101,52 @@ const char *rb_status_str(rb_status_t st) {
     }
     return "unknown";
 }
+
+/* Zigzag varint (records use signed varints). @returns false past end or over 10 bytes. */
+static bool read_varlong(const uint8_t **p, const uint8_t *end, int64_t *out) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) {
+            return false;
+        }
+        uint8_t c = *(*p)++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+int rb_find_record_by_time(const uint8_t *batch, size_t len, int64_t ts, int64_t *offset_out,
+                           int64_t *ts_out) {
+    rb_header_t h;
+    if (len < RB_HEADER_SIZE) {
+        return STRATA_ECORRUPT;
+    }
+    rb_read_header(batch, &h);
+    if ((h.attributes & RB_ATTR_COMPRESSION) != 0 || (size_t)h.length + 12 > len) {
+        return STRATA_EINVAL; /* records are compressed: never looked into */
+    }
+    const uint8_t *p = batch + RB_HEADER_SIZE, *end = batch + (size_t)h.length + 12;
+    for (int32_t i = 0; i < h.record_count; i++) {
+        int64_t rlen, tdelta, odelta;
+        if (!read_varlong(&p, end, &rlen) || rlen < 1 || rlen > end - p) {
+            return STRATA_ECORRUPT;
+        }
+        const uint8_t *next = p + rlen, *q = p + 1; /* skip the attributes byte */
+        if (!read_varlong(&q, next, &tdelta) || !read_varlong(&q, next, &odelta)) {
+            return STRATA_ECORRUPT;
+        }
+        int64_t rts =
+            (h.attributes & RB_ATTR_LOG_APPEND) ? h.max_timestamp : h.base_timestamp + tdelta;
+        if (rts >= ts) {
+            *offset_out = h.base_offset + odelta;
+            *ts_out = rts;
+            return 0;
+        }
+        p = next;
+    }
+    return STRATA_ENOTFOUND;
+}

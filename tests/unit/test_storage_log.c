@@ -238,12 +238,18 @@ static void test_offset_for_time(void **state) {
     }
     assert_true(log_segment_count(f->log) > 5);
     for (int64_t t = 9000; t < 12500; t += 7) {
+        /* The first record (not batch) at or after t; record j of a batch of n has
+         * timestamp max_ts - (n - 1) + j. */
         int64_t want = -1, want_ts = -1;
-        for (int i = 0; i < f->nrecs; i++) {
-            if (f->recs[i].max_ts >= t) {
-                want = f->recs[i].base;
-                want_ts = f->recs[i].max_ts;
-                break;
+        for (int i = 0; i < f->nrecs && want < 0; i++) {
+            int64_t n = f->recs[i].last - f->recs[i].base + 1;
+            for (int64_t j = 0; j < n; j++) {
+                int64_t rts = f->recs[i].max_ts - (n - 1) + j;
+                if (rts >= t) {
+                    want = f->recs[i].base + j;
+                    want_ts = rts;
+                    break;
+                }
             }
         }
         int64_t off, ts;
@@ -256,6 +262,31 @@ static void test_offset_for_time(void **state) {
             assert_int_equal(ts, want_ts);
         }
     }
+}
+
+static void test_offset_for_time_compressed_is_batch_level(void **state) {
+    fixture_t *f = *state;
+    open_log(f);
+    buf_t b = BUF_INIT;
+    bb_opts_t o;
+    bb_opts_default(&o);
+    o.records = 10;
+    o.base_timestamp = 100;
+    o.attributes = 1; /* "gzip": never decompressed */
+    bb_append(&b, &o);
+    o.attributes = 0;
+    o.base_timestamp = 200;
+    bb_append(&b, &o);
+    assert_int_equal(log_append(f->log, b.data, b.len, 0, NULL), 0);
+    int64_t off, ts;
+    assert_int_equal(log_offset_for_time(f->log, 105, &off, &ts), 0);
+    assert_int_equal(off, 0);
+    assert_int_equal(ts, 109);
+    assert_int_equal(log_offset_for_time(f->log, 205, &off, &ts), 0);
+    assert_int_equal(off, 15);
+    assert_int_equal(ts, 205);
+    assert_int_equal(log_offset_for_time(f->log, 210, &off, &ts), STRATA_ENOTFOUND);
+    buf_destroy(&b);
 }
 
 static void test_append_replica(void **state) {
@@ -322,7 +353,7 @@ static void test_truncate_to(void **state) {
     assert_int_equal(log_end_offset(f->log), 110);
     check_every_offset(f);
     int64_t off, ts;
-    assert_int_equal(log_offset_for_time(f->log, 500, &off, &ts), 0);
+    assert_int_equal(log_offset_for_time(f->log, 499, &off, &ts), 0);
     assert_int_equal(off, 50);
     /* Survives a reopen. */
     log_close(f->log);
@@ -398,6 +429,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_read_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_append_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offset_for_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offset_for_time_compressed_is_batch_level, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_append_replica, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncate_to, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roll_on_index_full_and_time, setup, teardown),

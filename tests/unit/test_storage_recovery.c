@@ -120,8 +120,11 @@ static void check_log(fixture_t *f, int64_t end) {
 /* The first batch (in offset order) whose max timestamp is >= ts. */
 static int64_t offset_for_time(fixture_t *f, int64_t ts) {
     for (int i = 0; i < f->nrecs; i++) {
-        if (f->recs[i].max_ts >= ts) {
-            return f->recs[i].base;
+        int64_t n = f->recs[i].last - f->recs[i].base + 1;
+        for (int64_t j = 0; j < n; j++) {
+            if (f->recs[i].max_ts - (n - 1) + j >= ts) {
+                return f->recs[i].base + j;
+            }
         }
     }
     return -1;

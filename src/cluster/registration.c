@@ -99,6 +99,9 @@ static void on_existing(void *arg, int rc, const char *data, size_t len, int32_t
         send_registration(ctl);
         return;
     }
+    if (rc == STRATA_ESESSION) {
+        return;
+    }
     if (rc == STRATA_ENOTFOUND) {
         send_registration(ctl); /* it went away meanwhile (an old session expired) */
         return;
@@ -118,6 +121,9 @@ static void on_registered(void *arg, int rc, const char *path) {
         ctl->reg_retried = true;
         send_registration(ctl);
         return;
+    }
+    if (rc == STRATA_ESESSION) {
+        return; /* the session expired: on_session (controller.c) registers again */
     }
     if (rc == STRATA_EEXISTS && ctl->reg_retried) {
         char *p = zkpath_broker(ctl->cfg.broker_id);

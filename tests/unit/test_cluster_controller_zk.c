@@ -18,7 +18,10 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include <zookeeper/zookeeper.h>
+
 #include "cluster/cluster_int.h"
+#include "cluster/coord_zk.h"
 #include "strata/cluster.h"
 #include "tmpdir.h"
 
@@ -487,12 +490,86 @@ static void test_zk_restart_mid_run(void **state) {
     cluster_stop(&c);
 }
 
+static void noop_watcher(zhandle_t *zh, int type, int st, const char *path, void *ctx) {
+    (void)zh;
+    (void)type;
+    (void)st;
+    (void)path;
+    (void)ctx;
+}
+
+/* Ends the session of c from a second handle on it (the ZooKeeper FAQ trick). Runs on the
+ * test thread while the loop is idle. */
+static void expire_session(coord_t *c) {
+    clientid_t id;
+    memset(&id, 0, sizeof(id));
+    assert_int_equal(coord_zk_session(c, &id.client_id, id.passwd), 0);
+    zhandle_t *zh = zookeeper_init(g_hosts, noop_watcher, SESSION_MS, &id, NULL, 0);
+    assert_non_null(zh);
+    for (int i = 0; i < 1000; i++) {
+        int st = zoo_state(zh);
+        if (st == ZOO_CONNECTED_STATE || st == ZOO_EXPIRED_SESSION_STATE) {
+            break;
+        }
+        usleep(10 * 1000); /* polling a condition with a deadline, off the loop */
+    }
+    zookeeper_close(zh);
+}
+
+typedef struct rejoin_cond {
+    cluster_t *c;
+    int victim;
+    int32_t old_epoch;
+} rejoin_cond_t;
+
+/* A controller with a newer epoch, the victim registered again, every cache sees 3. */
+static bool rejoined(void *arg) {
+    rejoin_cond_t *rc = arg;
+    ctl_cond_t cc = {rc->c, -1, rc->old_epoch};
+    if (!one_controller(&cc) || !rc->c->b[rc->victim].ctl->registered) {
+        return false;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (mdc_broker_count(rc->c->b[i].mdc) != 3) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void test_zk_session_expiry_reregisters(void **state) {
+    (void)state;
+    SKIP_IF_NO_ZK();
+    cluster_t c;
+    cluster_start(&c);
+    ctl_cond_t cc = {&c, -1, 0};
+    assert_true(run_until(&c.loop, one_controller, &cc, WAIT_MS));
+    int ci = controller_index(&c);
+    int32_t old_epoch = c.b[ci].ctl->epoch;
+    assert_int_equal(create_topic(&c, ci, "exp", 3, 3), 0);
+    leaders_cond_t lc = {c.b[ci].mdc, "exp", 3, -1};
+    assert_true(run_until(&c.loop, leaders_ready, &lc, WAIT_MS));
+    rejoin_cond_t rc = {&c, ci, old_epoch};
+    bool ok = false;
+    for (int attempt = 0; attempt < 5 && !ok; attempt++) {
+        expire_session(c.b[ci].coord);
+        ok = run_until(&c.loop, rejoined, &rc, 10000);
+    }
+    assert_true(ok);
+    /* The re-armed watches work: a topic created now reaches the expired broker's cache. */
+    assert_int_equal(create_topic(&c, (ci + 1) % 3, "later", 2, 3), 0);
+    leaders_cond_t l2 = {c.b[ci].mdc, "later", 2, -1};
+    assert_true(run_until(&c.loop, leaders_ready, &l2, WAIT_MS));
+    cluster_stop(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zk_register_elect_create_topic),
         cmocka_unit_test(test_zk_controller_failover),
         cmocka_unit_test(test_zk_delete_and_recreate),
         cmocka_unit_test(test_zk_restart_mid_run),
+        cmocka_unit_test(test_zk_session_expiry_reregisters),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

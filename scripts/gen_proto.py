@@ -610,7 +610,7 @@ def gen_source(msgs, apis):
     out.append("")
     out.append('#include "strata/proto.h"')
     out.append("")
-    out.append("static inline bool uuid_is_zero(const uint8_t u[16]) {")
+    out.append("static inline __attribute__((unused)) bool uuid_is_zero(const uint8_t u[16]) {")
     out.append("    static const uint8_t zero[16];")
     out.append("    return memcmp(u, zero, 16) == 0;")
     out.append("}")

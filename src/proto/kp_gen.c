@@ -11,7 +11,7 @@
 
 #include "strata/proto.h"
 
-static inline bool uuid_is_zero(const uint8_t u[16]) {
+static inline __attribute__((unused)) bool uuid_is_zero(const uint8_t u[16]) {
     static const uint8_t zero[16];
     return memcmp(u, zero, 16) == 0;
 }

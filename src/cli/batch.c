@@ -32,10 +32,10 @@ int32_t cli_murmur2(const void *data, size_t len) {
     switch (len % 4) {
     case 3:
         h ^= (uint32_t)d[tail + 2] << 16;
-        /* fall through */
+        __attribute__((fallthrough));
     case 2:
         h ^= (uint32_t)d[tail + 1] << 8;
-        /* fall through */
+        __attribute__((fallthrough));
     case 1:
         h ^= d[tail];
         h *= m;

@@ -236,11 +236,26 @@ typedef struct ctl_config {
  * Registers this broker (/brokers/ids/<id>), stands for controller, and keeps the
  * metadata cache *mdc_out up to date. Standalone: coord is coord_local and this broker
  * always wins. done(arg, rc) reports registration (STRATA_EEXISTS = broker id taken).
+ * The ctl takes the coord's session watch (set_session_watch) for itself: on
+ * COORD_EV_SESSION_EXPIRED it re-registers, re-reads and re-arms. Connection loss and
+ * session expiry are ridden out (reads and writes are re-sent).
  */
 int ctl_start(uv_loop_t *loop, coord_t *coord, const ctl_config_t *cfg, coord_done_cb done,
               void *arg, ctl_t **out, mdc_t **mdc_out);
-/** Controlled shutdown: move leaderships away, then deregister. done runs when finished. */
+/**
+ * Controlled shutdown: this broker hands leadership of the partitions it leads to another
+ * live in-sync replica (preferred order) and leaves the ISR of those it follows, through
+ * version-checked writes of the state znodes (fenced by the controller epoch when it is the
+ * controller); a partition where it is the only in-sync replica stays with it. Then it
+ * resigns as controller (if it is) and deletes /brokers/ids/<id>. done(arg, rc) runs when
+ * finished (later, from the loop).
+ */
 void ctl_shutdown(ctl_t *ctl, coord_done_cb done, void *arg);
+/**
+ * No callback of this ctl (admin, shutdown, listeners) runs after this. Close the coord in
+ * the same loop turn (or before): watches armed on it carry the ctl. The memory goes with the
+ * last outstanding coord completion (coord_close delivers them as STRATA_ESHUTDOWN).
+ */
 void ctl_free(ctl_t *ctl);
 bool ctl_is_controller(const ctl_t *ctl);
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "fault_fs.h"
 #include "strata/cluster.h"
 #include "tmpdir.h"
 
@@ -411,6 +412,63 @@ static void test_coord_local_persists_across_reopen(void **state) {
     tmpdir_remove(dir);
 }
 
+/* Changes made in one loop turn share one file write (and its fsyncs). */
+static void test_coord_local_coalesces_writes(void **state) {
+    (void)state;
+    char *dir = tmpdir_new();
+    char *file = xasprintf("%s/coord.dat", dir);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    g_loop = &loop;
+    coord_t *c;
+    assert_int_equal(coord_local_open(&loop, file, &c), 0);
+    fault_fs_reset();
+    fault_fs_fail_rename(1000000, EIO); /* installs the counting table, never fires */
+    res_t last = {0};
+    for (int i = 0; i < 100; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "/n%d", i);
+        assert_int_equal(
+            coord_create(c, p, "v", 1, 0, i == 99 ? on_create : NULL, i == 99 ? &last : NULL), 0);
+    }
+    assert_true(run_until(&loop, res_done, &last, 5000));
+    /* one fs_atomic_replace: an fsync of the file and one of the directory */
+    assert_int_equal(fault_fs_fsync_count(), 2);
+    fault_fs_reset();
+    coord_close(c);
+    drain(&loop);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    free(file);
+    tmpdir_remove(dir);
+}
+
+/* A failed write is logged and retried with the next change; nothing stalls. */
+static void test_coord_local_write_failure_recovers(void **state) {
+    (void)state;
+    char *dir = tmpdir_new();
+    char *file = xasprintf("%s/coord.dat", dir);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    g_loop = &loop;
+    coord_t *c;
+    assert_int_equal(coord_local_open(&loop, file, &c), 0);
+    fault_fs_reset();
+    fault_fs_fail_write(1, ENOSPC);
+    assert_int_equal(do_create(c, "/a", "1", 0).rc, 0); /* answered; the write failed */
+    fault_fs_reset();
+    assert_int_equal(do_create(c, "/b", "2", 0).rc, 0);
+    coord_close(c);
+    drain(&loop);
+    assert_int_equal(coord_local_open(&loop, file, &c), 0);
+    assert_int_equal(do_get(c, "/a", NULL).rc, 0); /* the next write carried both */
+    assert_int_equal(do_get(c, "/b", NULL).rc, 0);
+    coord_close(c);
+    drain(&loop);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    free(file);
+    tmpdir_remove(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_coord_local_versions_and_checks),
@@ -419,6 +477,8 @@ int main(void) {
         cmocka_unit_test(test_coord_local_sequential),
         cmocka_unit_test(test_coord_local_multi_is_atomic),
         cmocka_unit_test(test_coord_local_persists_across_reopen),
+        cmocka_unit_test(test_coord_local_coalesces_writes),
+        cmocka_unit_test(test_coord_local_write_failure_recovers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

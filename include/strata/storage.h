@@ -280,6 +280,13 @@ void logmgr_tick(logmgr_t *mgr);
 void logmgr_foreach(logmgr_t *mgr, void (*fn)(log_t *log, void *arg), void *arg);
 const char *logmgr_dir(const logmgr_t *mgr, size_t i);
 size_t logmgr_dir_count(const logmgr_t *mgr);
+/**
+ * meta.properties in every online log dir (Kafka's ZooKeeper-mode "version=0" file):
+ * written when missing; an existing one must name the same broker.id (and the same
+ * cluster.id when both are known), else STRATA_ECONFIG with the file named in the log.
+ * cluster_id may be NULL. @returns 0 or a negative code.
+ */
+int logmgr_check_meta(logmgr_t *mgr, int32_t broker_id, const char *cluster_id);
 /** True once the i-th log dir went offline after an I/O error. */
 bool logmgr_dir_offline(const logmgr_t *mgr, size_t i);
 

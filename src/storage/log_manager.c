@@ -535,3 +535,49 @@ void logmgr_free(logmgr_t *m) {
     free(m->dirs);
     free(m);
 }
+
+/* ---------------------------------------------------------------- meta.properties */
+
+int logmgr_check_meta(logmgr_t *m, int32_t broker_id, const char *cluster_id) {
+    int err = 0;
+    for (size_t d = 0; d < m->ndirs; d++) {
+        if (m->dirs[d].offline) {
+            continue;
+        }
+        char *path = xasprintf("%s/meta.properties", m->dirs[d].path);
+        props_t *p = props_new();
+        char msg[256];
+        int rc = props_load_file(p, path, msg, sizeof(msg));
+        if (rc == -ENOENT) {
+            char *text = cluster_id ? xasprintf("version=0\nbroker.id=%" PRId32 "\ncluster.id=%s\n",
+                                                broker_id, cluster_id)
+                                    : xasprintf("version=0\nbroker.id=%" PRId32 "\n", broker_id);
+            rc = fs_atomic_replace(path, text, strlen(text));
+            free(text);
+            if (rc != 0) {
+                slog_error("write %s: %s", path, strata_strerror(rc));
+            }
+        } else if (rc != 0) {
+            slog_error("read %s: %s", path, rc == STRATA_ECONFIG ? msg : strata_strerror(rc));
+        } else {
+            const char *bid = props_get(p, "broker.id");
+            const char *cid = props_get(p, "cluster.id");
+            int64_t v;
+            if (!bid || parse_int64(bid, &v) != 0 || v != broker_id) {
+                slog_error("%s has broker.id=%s but this broker is %" PRId32
+                           "; was the log dir copied from another broker?",
+                           path, bid ? bid : "(none)", broker_id);
+                rc = STRATA_ECONFIG;
+            } else if (cid && cluster_id && strcmp(cid, cluster_id) != 0) {
+                slog_error("%s has cluster.id=%s but the cluster is %s", path, cid, cluster_id);
+                rc = STRATA_ECONFIG;
+            }
+        }
+        props_free(p);
+        free(path);
+        if (rc != 0 && err == 0) {
+            err = rc;
+        }
+    }
+    return err;
+}

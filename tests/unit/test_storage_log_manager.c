@@ -245,6 +245,28 @@ static void test_logmgr_dir_offline_after_fsync_failure(void **state) {
     assert_true(exists(f->dirs[1 - bad], ".kafka_cleanshutdown"));
 }
 
+static void test_logmgr_meta_properties(void **state) {
+    fixture_t *f = *state;
+    open_mgr(f, 2);
+    assert_int_equal(logmgr_check_meta(f->mgr, 7, "abc"), 0);
+    assert_true(exists(f->dirs[0], "meta.properties"));
+    assert_true(exists(f->dirs[1], "meta.properties"));
+    char *p = xasprintf("%s/meta.properties", f->dirs[1]);
+    buf_t b = BUF_INIT;
+    assert_int_equal(fs_read_file(p, &b), 0);
+    buf_append(&b, "", 1);
+    assert_non_null(strstr((char *)b.data, "version=0\n"));
+    assert_non_null(strstr((char *)b.data, "broker.id=7\n"));
+    assert_non_null(strstr((char *)b.data, "cluster.id=abc\n"));
+    /* Same identity again: fine. Another broker id or cluster: refused. */
+    assert_int_equal(logmgr_check_meta(f->mgr, 7, "abc"), 0);
+    assert_int_equal(logmgr_check_meta(f->mgr, 7, NULL), 0);
+    assert_int_equal(logmgr_check_meta(f->mgr, 8, "abc"), STRATA_ECONFIG);
+    assert_int_equal(logmgr_check_meta(f->mgr, 7, "other"), STRATA_ECONFIG);
+    buf_destroy(&b);
+    free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_logmgr_discovers_logs_after_clean_shutdown, setup,
@@ -255,6 +277,7 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_logmgr_dir_offline_after_fsync_failure, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_logmgr_meta_properties, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -284,7 +284,7 @@ static void topic_del_step(void *arg, int rc) {
             slog_warn("[Controller id=%d] delete.topic.enable is false: ignoring the deletion "
                       "request for %s",
                       (int)ctl->cfg.broker_id, t->topic);
-            t->step = 2;
+            t->step = 3; /* after this remove: done */
             topic_del_remove(t, zkpath_delete_topic(t->topic));
             return;
         }
@@ -301,7 +301,9 @@ static void topic_del_step(void *arg, int rc) {
         topic_del_remove(t, zkpath_delete_topic(t->topic));
         return;
     default:
-        slog_info("[Controller id=%d] deleted topic %s", (int)ctl->cfg.broker_id, t->topic);
+        if (ctl->cfg.delete_topic_enable) {
+            slog_info("[Controller id=%d] deleted topic %s", (int)ctl->cfg.broker_id, t->topic);
+        }
         map_remove_str(ctl->inflight_deletes, t->topic);
         goto finish;
     }

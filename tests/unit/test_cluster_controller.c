@@ -658,6 +658,76 @@ static void test_leader_updates_isr(void **state) {
     cluster_stop(&c);
 }
 
+static void on_raw_created(void *arg, int rc, const char *path) {
+    (void)path;
+    result_t *r = arg;
+    r->err = (int16_t)(rc == 0 ? 0 : 1);
+    r->done = true;
+}
+
+typedef struct children_cond {
+    coord_t *coord;
+    const char *path;
+    bool asked;
+    bool answered;
+    size_t count;
+} children_cond_t;
+
+static void on_raw_children(void *arg, int rc, const char *const *names, size_t count) {
+    (void)names;
+    children_cond_t *cc = arg;
+    cc->count = rc == 0 ? count : 99;
+    cc->answered = true;
+}
+
+/* Re-lists until the node has no children (each poll is one store round trip). */
+static bool no_children(void *arg) {
+    children_cond_t *cc = arg;
+    if (cc->answered && cc->count == 0) {
+        return true;
+    }
+    if (!cc->asked || cc->answered) {
+        cc->asked = true;
+        cc->answered = false;
+        coord_children(cc->coord, cc->path, NULL, NULL, on_raw_children, cc);
+    }
+    return false;
+}
+
+static void test_delete_disabled(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    coord_t *coord, *raw;
+    assert_int_equal(coord_local_open(&loop, NULL, &coord), 0);
+    assert_int_equal(coord_local_open_session(coord, &raw), 0);
+    broker_t b;
+    memset(&b, 0, sizeof(b));
+    ctl_config_t cfg = {.broker_id = 1, .host = "h", .port = 1, .delete_topic_enable = false};
+    assert_int_equal(ctl_start(&loop, coord, &cfg, on_started, &b, &b.ctl, &b.mdc), 0);
+    b.coord = coord;
+    assert_true(run_until(&loop, started, &b, 5000));
+    result_t r = create_topic(&loop, &b, "keep", 1, 1);
+    assert_int_equal(r.err, 0);
+    r = (result_t){0};
+    assert_int_equal(ctl_delete_topic(b.ctl, "keep", on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 73);
+    /* A request written straight into the store is dropped, the topic kept. */
+    r = (result_t){0};
+    assert_int_equal(coord_create(raw, "/admin/delete_topics/keep", NULL, 0, 0, on_raw_created, &r),
+                     0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 0);
+    children_cond_t cc = {.coord = raw, .path = "/admin/delete_topics"};
+    assert_true(run_until(&loop, no_children, &cc, 5000));
+    assert_non_null(mdc_topic(b.mdc, "keep"));
+    coord_close(raw);
+    broker_kill(&b);
+    drain(&loop);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_standalone_register_elect_create),
@@ -668,6 +738,7 @@ int main(void) {
         cmocka_unit_test(test_controlled_shutdown_moves_leaders),
         cmocka_unit_test(test_session_expiry_reregisters),
         cmocka_unit_test(test_leader_updates_isr),
+        cmocka_unit_test(test_delete_disabled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
   producer resumes: everything it sends once the new leaders are in place is delivered and read
   back; nothing is lost on the partitions whose leader stayed up. The killed broker registers
   again on restart, and (with replication, issue 6) re-enters the ISR of every partition.
+- controlled shutdown: SIGTERM moves the broker's leaderships away before it exits.
 - ZooKeeper stopped and restarted mid-run: the brokers keep serving the partitions they lead
   while it is down, and afterwards the cluster recovers (all brokers registered, a controller,
   new topics can be created, records flow).
@@ -86,6 +87,35 @@ class Producer:
             self.proc.wait()
 
 
+def describe(c, broker, flag, topic="lk"):
+    """Partition numbers that `strata topics --describe <flag>` lists for topic."""
+    rc, out, err = h.run([h.env_path("STRATA_CLI"), "topics", "--bootstrap-server",
+                          broker.bootstrap, "--describe", "--topic", topic, flag], timeout=60)
+    check(rc == 0, "strata topics --describe %s" % flag, "rc 0", "rc %d: %s" % (rc, err))
+    parts = []
+    for line in out.decode(errors="replace").splitlines():
+        words = line.replace("\t", " ").split()
+        if "Partition:" in words:
+            parts.append(int(words[words.index("Partition:") + 1]))
+    return parts
+
+
+def case_controlled_shutdown():
+    """SIGTERM: the broker hands its leaderships over before it exits (exit code 0)."""
+    with ch.Cluster("cs") as c:
+        ch.poll("a controller", lambda: c.controller()[0] is not None, 20.0)
+        c.create_topic(c.brokers[1], "cs", 6, 3)
+        leaders = c.wait_all_leaders("cs", 6)
+        victim = leaders[0]
+        rc = c.brokers[victim].stop()
+        check(rc == 0, "broker %d exits 0 after SIGTERM" % victim, 0, rc)
+        z = c.zk_partitions("cs")
+        check(all(v["state"]["leader"] not in (victim, -1) for v in z.values()),
+              "no partition is led by the stopped broker when it has exited", "other leaders",
+              {p: v["state"]["leader"] for p, v in z.items()})
+        c.wait_registered([b for b in c.brokers if b != victim])
+
+
 def read_all(c, broker, topic, partitions):
     got = []
     for p in range(partitions):
@@ -119,6 +149,12 @@ def case_leader_kill_while_producing():
             print("     broker %d led %s; new leaders in ZooKeeper after %.2f s" %
                   (victim, led, took), flush=True)
             prod.phase = "post"
+            # the CLI sees the shrunken ISRs, and no partition without a leader
+            ur = describe(c, survivors[0], "--under-replicated-partitions")
+            check(sorted(ur) == list(range(6)), "--under-replicated-partitions lists all 6",
+                  list(range(6)), ur)
+            check(describe(c, survivors[0], "--unavailable-partitions") == [],
+                  "--unavailable-partitions lists none", [], "a leaderless partition")
             ch.poll("the producer keeps sending after failover",
                     lambda: prod.count("post") >= 400, 30.0)
         finally:
@@ -207,5 +243,6 @@ if __name__ == "__main__":
     h.run_cases([
         ("leader_kill_while_producing", case_leader_kill_while_producing),
         ("zookeeper_restart", case_zookeeper_restart),
+        ("controlled_shutdown", case_controlled_shutdown),
         ("killed_broker_rejoins_isr", case_killed_broker_rejoins_isr),
     ])

@@ -114,6 +114,30 @@ typedef struct part_write {
     int32_t partition;
 } part_write_t;
 
+/* A lost version check may mean another controller bumped /controller_epoch: if its
+ * version is no longer ours, stop acting as controller and look at /controller again. */
+static void on_epoch_checked(void *arg, int rc, const char *data, size_t len, int32_t version) {
+    ctl_t *ctl = arg;
+    (void)data;
+    (void)len;
+    if (!ctl_unref(ctl)) {
+        return;
+    }
+    if (rc == 0 && ctl->is_controller && version != ctl->epoch_zkversion) {
+        slog_warn("[Controller id=%d] /controller_epoch moved on (fenced): stepping down",
+                  (int)ctl->cfg.broker_id);
+        ctl->is_controller = false;
+        elect_watch(ctl);
+    }
+}
+
+static void check_fenced(ctl_t *ctl) {
+    ctl_ref(ctl);
+    if (coord_get(ctl->coord, "/controller_epoch", NULL, NULL, on_epoch_checked, ctl) != 0) {
+        ctl_unref(ctl);
+    }
+}
+
 static void on_part_written(void *arg, int rc) {
     part_write_t *w = arg;
     ctl_t *ctl = w->ctl;
@@ -127,6 +151,8 @@ static void on_part_written(void *arg, int rc) {
             mdc_refresh_partition(ctl->mdc, w->topic, w->partition);
             if (rc == STRATA_ECONNLOSS) {
                 ctl_kick_reconcile(ctl);
+            } else if (rc == STRATA_EBADVERSION) {
+                check_fenced(ctl); /* the state moved on, or we were deposed */
             }
         }
     }

@@ -728,6 +728,52 @@ static void test_delete_disabled(void **state) {
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void on_raw_set(void *arg, int rc, const char *data, size_t len, int32_t version) {
+    (void)data;
+    (void)len;
+    (void)version;
+    result_t *r = arg;
+    r->err = (int16_t)(rc == 0 ? 0 : 1);
+    r->done = true;
+}
+
+typedef struct epoch_cond {
+    ctl_t *ctl;
+    int32_t epoch;
+} epoch_cond_t;
+
+static bool controller_at_epoch(void *arg) {
+    epoch_cond_t *ec = arg;
+    return ctl_is_controller(ec->ctl) && ec->ctl->epoch == ec->epoch;
+}
+
+/* Another writer bumps /controller_epoch: the controller's next writes fail the epoch check,
+ * it steps down, finds /controller still naming it, takes the new epoch, and carries on. */
+static void test_controller_fenced_by_epoch(void **state) {
+    (void)state;
+    cluster_t c;
+    cluster_start(&c, false);
+    one_controller_t oc = {&c, -1, 0};
+    assert_true(run_until(&c.loop, exactly_one_controller, &oc, 5000));
+    int ci = controller_index(&c);
+    result_t r = create_topic(&c.loop, &c.b[ci], "fence", 3, 3);
+    assert_int_equal(r.err, 0);
+    leaders_cond_t lc = {c.b[ci].mdc, "fence", 3};
+    assert_true(run_until(&c.loop, leaders_ready, &lc, 5000));
+    r = (result_t){0};
+    assert_int_equal(coord_set(c.root, "/controller_epoch", "7", 1, -1, on_raw_set, &r), 0);
+    assert_true(run_until(&c.loop, result_done, &r, 5000));
+    int victim = (ci + 1) % 3;
+    broker_kill(&c.b[victim]);
+    leader_moved_t lm = {c.b[ci].mdc, "fence", victim + 1};
+    assert_true(run_until(&c.loop, leader_moved, &lm, 5000));
+    epoch_cond_t ec = {c.b[ci].ctl, 7};
+    assert_true(run_until(&c.loop, controller_at_epoch, &ec, 5000));
+    const mdc_partition_t *p = mdc_partition(c.b[ci].mdc, "fence", 0);
+    assert_int_equal(p->controller_epoch, 7); /* written under the adopted epoch */
+    cluster_stop(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_standalone_register_elect_create),
@@ -739,6 +785,7 @@ int main(void) {
         cmocka_unit_test(test_session_expiry_reregisters),
         cmocka_unit_test(test_leader_updates_isr),
         cmocka_unit_test(test_delete_disabled),
+        cmocka_unit_test(test_controller_fenced_by_epoch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,6 +78,16 @@ typedef struct broker_cfg {
     int32_t group_min_session_timeout_ms;
     int32_t group_max_session_timeout_ms;
     int32_t request_timeout_ms;
+    /* issue 6: replication */
+    int64_t replica_lag_time_max_ms;
+    int32_t replica_fetch_wait_max_ms;
+    int32_t replica_fetch_max_bytes;
+    int32_t replica_fetch_response_max_bytes;
+    int32_t replica_fetch_backoff_ms;
+    int64_t replica_high_watermark_checkpoint_interval_ms;
+    bool auto_leader_rebalance_enable;
+    int64_t leader_imbalance_check_interval_seconds;
+    int32_t leader_imbalance_per_broker_percentage;
 
     /* Derived by cfg_broker_load after validation. */
     char *listen_host; /* "" = all interfaces */

@@ -42,6 +42,8 @@ static const api_entry_t handlers[] = {
     {KP_API_DescribeGroups, api_handle_DescribeGroups},
     {KP_API_ListGroups, api_handle_ListGroups},
     {KP_API_InitProducerId, api_handle_InitProducerId},
+    /* issue 6: follower truncation (internal: not advertised in ApiVersions) */
+    {KP_API_OffsetForLeaderEpoch, api_handle_OffsetForLeaderEpoch},
 };
 
 static api_handler_fn find_handler(int16_t api_key) {
@@ -78,6 +80,10 @@ int16_t api_kafka_error(int rc) {
         return KP_ERR_LEADER_NOT_AVAILABLE;
     case RM_ENOT_ENOUGH_REPLICAS:
         return KP_ERR_NOT_ENOUGH_REPLICAS;
+    case RM_ENOT_ENOUGH_REPLICAS_AFTER_APPEND: /* issue 6 */
+        return KP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+    case RM_ETIMED_OUT:
+        return KP_ERR_REQUEST_TIMED_OUT;
     case RM_EREQUIRED_ACKS:
         return KP_ERR_INVALID_REQUIRED_ACKS;
     case RM_EOUT_OF_ORDER_SEQUENCE: /* issue 7: producer_state.h */

@@ -55,6 +55,7 @@ void api_handle_OffsetFetch(api_call_t *call);
 void api_handle_DescribeGroups(api_call_t *call);
 void api_handle_ListGroups(api_call_t *call);
 void api_handle_InitProducerId(api_call_t *call);
+void api_handle_OffsetForLeaderEpoch(api_call_t *call); /* issue 6 */
 
 /*
  * Admin operations answer once the metadata cache shows their effect (Kafka's

@@ -12,8 +12,8 @@ void api_versions_fill(api_call_t *call, kp_ApiVersionsResponse_t *resp) {
     resp->api_keys = api_alloc(call, n * sizeof(*resp->api_keys));
     resp->n_api_keys = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!api_has_handler(apis[i].api_key)) {
-            continue;
+        if (!api_has_handler(apis[i].api_key) || (apis[i].flags & KP_SUPPORT_INTERNAL)) {
+            continue; /* issue 6: broker-to-broker APIs are answered, not advertised */
         }
         kp_ApiVersionsResponse_ApiVersion_t *v = &resp->api_keys[resp->n_api_keys++];
         v->api_key = apis[i].api_key;

@@ -13,6 +13,10 @@
  * partition failed, the request waits in the purgatory, watching every partition it
  * reads; appends wake it (min_bytes reached) or its timer ends the wait. It then reads
  * again and answers. The request keeps its slot in the connection's response order.
+ *
+ * Issue 6: a Fetch with replica_id >= 0 comes from a follower: its fetch offset is
+ * recorded as its log end offset (rm_follower_fetch: ISR, high watermark, delayed
+ * produces) and it may read up to the log end; consumers read up to the high watermark.
  */
 #include <string.h>
 
@@ -68,6 +72,13 @@ static int64_t read_all(api_call_t *call, kp_FetchResponse_t *resp, bool *failed
                 *failed = true;
                 continue;
             }
+            /* issue 6: a follower's fetch offset is its log end offset (ISR, HW). */
+            bool replica = rq->replica_id >= 0;
+            if (replica && rm_follower_fetch(ctx->rm, p, rq->replica_id, fp->fetch_offset) != 0) {
+                pd->error_code = KP_ERR_NOT_LEADER_OR_FOLLOWER;
+                *failed = true;
+                continue;
+            }
             pd->high_watermark = part_high_watermark(p);
             pd->last_stable_offset = pd->high_watermark;
             pd->log_start_offset = part_log_start_offset(p);
@@ -83,7 +94,8 @@ static int64_t read_all(api_call_t *call, kp_FetchResponse_t *resp, bool *failed
             }
             log_slice_t slice;
             memset(&slice, 0, sizeof(slice));
-            rc = rm_read(p, fp->fetch_offset, max, &slice);
+            rc = replica ? rm_read_replica(p, fp->fetch_offset, max, &slice)
+                         : rm_read(p, fp->fetch_offset, max, &slice);
             if (rc != 0) {
                 pd->error_code = api_kafka_error(rc);
                 *failed = true;

@@ -7,19 +7,95 @@
  *
  * The record bytes are rewritten in place (offsets, leader epoch): they live in the
  * request frame, which the server copied into the request's writable arena.
+ *
+ * Issue 6, acks=-1: a partition appended by the leader is answered once every ISR member
+ * has it (the high watermark passed it). The request then waits as a delayed produce in
+ * the purgatory of those partitions, woken by follower fetches, bounded by the request's
+ * timeout_ms (REQUEST_TIMED_OUT); a lost leadership answers NOT_LEADER_OR_FOLLOWER and an
+ * ISR below min.insync.replicas NOT_ENOUGH_REPLICAS_AFTER_APPEND.
  */
 #include <string.h>
 
 #include "api/api_int.h"
 
+/* ---------------------------------------------------------------- delayed produce (issue 6) */
+
+typedef struct dp_entry {
+    const char *topic;
+    int32_t partition;
+    int64_t required; /* last offset + 1 */
+    kp_ProduceResponse_PartitionProduceResponse_t *pr;
+    bool done;
+} dp_entry_t;
+
+typedef struct delayed_produce {
+    api_call_t *call;
+    kp_ProduceResponse_t *resp;
+    dp_entry_t *e;
+    size_t n;
+    purg_op_t *op;
+} delayed_produce_t;
+
+/* @returns true when no entry is pending any more (fills in the finished ones). */
+static bool dp_settle(delayed_produce_t *d, bool final) {
+    bool all = true;
+    for (size_t i = 0; i < d->n; i++) {
+        dp_entry_t *e = &d->e[i];
+        if (e->done) {
+            continue;
+        }
+        int rc = rm_produce_status(d->call->ctx->rm, e->topic, e->partition, e->required);
+        if (rc == RM_EPENDING) {
+            if (!final) {
+                all = false;
+                continue;
+            }
+            rc = RM_ETIMED_OUT;
+        }
+        e->done = true;
+        if (rc != 0) {
+            e->pr->error_code = api_kafka_error(rc);
+            e->pr->base_offset = -1;
+        }
+    }
+    return all;
+}
+
+static bool dp_ready(void *arg) {
+    return dp_settle(arg, false);
+}
+
+static void dp_done(void *arg, purg_reason_t reason) {
+    delayed_produce_t *d = arg;
+    d->call->req->cancel = NULL;
+    if (reason == PURG_CANCELLED) {
+        api_no_response(d->call); /* the connection is gone */
+        return;
+    }
+    dp_settle(d, true);
+    api_respond(d->call, d->resp);
+}
+
+static void dp_cancel(api_req_t *req) {
+    delayed_produce_t *d = req->cancel_arg;
+    purg_cancel(d->op);
+}
+
 void api_handle_Produce(api_call_t *call) {
     const kp_ProduceRequest_t *rq = call->body;
     api_ctx_t *ctx = call->ctx;
+    kp_ProduceResponse_t *respp = api_alloc(call, sizeof(*respp));
     kp_ProduceResponse_t resp;
     kp_init_ProduceResponse(&resp);
     int32_t nt = rq->n_topic_data > 0 ? rq->n_topic_data : 0;
     resp.n_responses = nt;
     resp.responses = api_alloc(call, (size_t)nt * sizeof(*resp.responses));
+    delayed_produce_t *dp = NULL; /* issue 6: acks=-1 partitions waiting for the ISR */
+    size_t nparts = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        nparts +=
+            rq->topic_data[i].n_partition_data > 0 ? (size_t)rq->topic_data[i].n_partition_data : 0;
+    }
     bool acks_ok = rq->acks == 0 || rq->acks == 1 || rq->acks == -1;
 
     for (int32_t i = 0; i < nt; i++) {
@@ -81,11 +157,44 @@ void api_handle_Produce(api_call_t *call) {
             pr->base_offset = info.first_offset;
             pr->log_append_time_ms = info.log_append_time;
             pr->log_start_offset = part_log_start_offset(p);
+            if (rq->acks == -1 && part_high_watermark(p) <= info.last_offset) {
+                if (dp == NULL) {
+                    dp = api_alloc(call, sizeof(*dp));
+                    memset(dp, 0, sizeof(*dp));
+                    dp->e = api_alloc(call, nparts * sizeof(*dp->e));
+                }
+                dp_entry_t *e = &dp->e[dp->n++];
+                e->topic = td->name;
+                e->partition = pd->index;
+                e->required = info.last_offset + 1;
+                e->pr = pr;
+                e->done = false;
+            }
         }
     }
     if (rq->acks == 0) {
         api_no_response(call);
         return;
     }
-    api_respond(call, &resp);
+    *respp = resp;
+    if (dp) {
+        dp->call = call;
+        dp->resp = respp;
+        if (!dp_settle(dp, false)) {
+            purg_list_t **lists = api_alloc(call, dp->n * sizeof(*lists));
+            size_t nl = 0;
+            for (size_t i = 0; i < dp->n; i++) {
+                part_t *p = NULL;
+                if (rm_partition(ctx->rm, dp->e[i].topic, dp->e[i].partition, true, &p) == 0) {
+                    lists[nl++] = part_produce_waiters(p);
+                }
+            }
+            int32_t timeout = rq->timeout_ms > 0 ? rq->timeout_ms : 0;
+            dp->op = purg_add_cond(ctx->loop, lists, nl, (uint64_t)timeout, dp_ready, dp_done, dp);
+            call->req->cancel_arg = dp;
+            call->req->cancel = dp_cancel;
+            return;
+        }
+    }
+    api_respond(call, respp);
 }

@@ -25,6 +25,7 @@ struct purg_op {
     void *arg;
     int64_t have;
     int64_t min_bytes;
+    bool (*ready)(void *arg); /* issue 6: conditional operation (delayed produce) */
     bool done;
     bool queued; /* collected for completion in the current pass */
     size_t nnodes;
@@ -102,8 +103,14 @@ static void complete_where(purg_list_t *list, int64_t bytes, bool all, purg_reas
         if (op->done || op->queued) {
             continue;
         }
-        op->have += bytes;
-        if (all || op->have >= op->min_bytes) {
+        bool fire;
+        if (bytes < 0) { /* purg_check: conditional operations only */
+            fire = op->ready && op->ready(op->arg);
+        } else {
+            op->have += bytes;
+            fire = all || (op->ready == NULL && op->have >= op->min_bytes);
+        }
+        if (fire) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 8;
                 ready = xrealloc(ready, cap * sizeof(*ready));
@@ -119,7 +126,7 @@ static void complete_where(purg_list_t *list, int64_t bytes, bool all, purg_reas
 }
 
 void purg_notify(purg_list_t *list, int64_t bytes) {
-    if (list->head) {
+    if (list->head && bytes >= 0) {
         complete_where(list, bytes, false, PURG_SATISFIED);
     }
 }
@@ -133,5 +140,20 @@ void purg_list_wake_all(purg_list_t *list) {
 void purg_cancel(purg_op_t *op) {
     if (op) {
         complete(op, PURG_CANCELLED);
+    }
+}
+
+/* ---------------------------------------------------------------- issue 6: delayed produce */
+
+purg_op_t *purg_add_cond(uv_loop_t *loop, purg_list_t *const *lists, size_t nlists,
+                         uint64_t timeout_ms, bool (*ready)(void *arg), purg_cb cb, void *arg) {
+    purg_op_t *op = purg_add(loop, lists, nlists, 0, INT64_MAX, timeout_ms, cb, arg);
+    op->ready = ready;
+    return op;
+}
+
+void purg_check(purg_list_t *list) {
+    if (list->head) {
+        complete_where(list, -1, false, PURG_SATISFIED);
     }
 }

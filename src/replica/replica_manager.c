@@ -5,20 +5,41 @@
  * leader field. Appends go through rm_append, which advances the high watermark and
  * wakes delayed fetches.
  *
+ * Issue 6 (replication): a leader tracks each follower's log end offset (the offset
+ * of its last Fetch), keeps the ISR (shrinks a follower not caught up within
+ * replica.lag.time.max.ms, re-admits it once caught up; isr.c writes the state znode),
+ * and advances the high watermark to the smallest log end offset in the ISR, waking
+ * delayed fetches and delayed produces (acks=-1). A follower is handed to the fetcher of
+ * its leader (fetcher.c), which truncates it with OffsetForLeaderEpoch first. The
+ * leader-epoch cache (leader_epoch.c) and the high watermark
+ * (replication-offset-checkpoint, each log dir) survive restarts.
+ *
  * Invariants:
- *  1. hw <= log end offset. Standalone (ISR = {this broker}): hw == log end after
- *     every append. Issue 6 replaces the ISR rule, not the shape.
+ *  1. hw <= log end offset. A leader's hw never goes back and is the minimum log end
+ *     offset over the ISR; ISR = {this broker} gives hw == log end after every append.
  *  2. A part is removed (delayed operations woken first) when its topic is deleted or
  *     its replica list drops this broker; a deleted topic's logs are deleted here.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "replica/replica_int.h"
 #include "strata/producer_state.h"
 #include "strata/replica.h"
 
 #define KEY_MAX 300
+#define HW_CKPT "replication-offset-checkpoint"
+
+/* What the leader knows of one follower (Kafka's Replica). */
+typedef struct rstate {
+    int32_t id;
+    int64_t leo;               /* fetch offset of its last Fetch; -1 unknown */
+    int64_t last_caught_up_ms; /* last time its LEO reached the leader's */
+    int64_t last_fetch_ms;
+    int64_t leo_at_last_fetch; /* the leader's LEO when it last fetched */
+} rstate_t;
 
 struct part {
     char *topic;
@@ -31,6 +52,17 @@ struct part {
     int64_t hw;
     purg_list_t fetch_waiters;
     pst_t *pst; /* issue 7: idempotent-producer state, opened at the first idempotent append */
+    /* issue 6 */
+    int32_t leader_id;
+    int32_t *isr;
+    int32_t nisr;
+    int32_t state_version;
+    int32_t controller_epoch;
+    bool isr_inflight;
+    rstate_t *rs; /* followers (replicas other than this broker) */
+    int32_t nrs;
+    purg_list_t produce_waiters;
+    lec_t *lec;
 };
 
 struct rm {
@@ -40,6 +72,15 @@ struct rm {
     rm_config_t cfg;
     map_t *parts; /* key(topic, partition) -> part_t* */
     bool closing;
+    /* issue 6 */
+    rfm_t *fetchers;
+    uv_timer_t isr_timer;
+    uv_timer_t ckpt_timer;
+    bool timers_init;
+    int pending_io;     /* ISR writes and checkpoint writes in flight (they hold rm) */
+    bool freed;         /* rm_free ran; memory goes with the last pending_io */
+    int handles_open;   /* timers not yet closed */
+    map_t *hw_restored; /* key -> (int64_t*) from replication-offset-checkpoint */
 };
 
 static size_t make_key(uint8_t *key, const char *topic, int32_t partition) {
@@ -59,17 +100,278 @@ static part_t *lookup(const rm_t *rm, const char *topic, int32_t partition) {
     return map_get(rm->parts, key, n);
 }
 
+/* ---------------------------------------------------------------- lifetime (issue 6) */
+
+static void maybe_release(rm_t *rm) {
+    if (rm->freed && rm->pending_io == 0 && rm->handles_open == 0) {
+        free(rm);
+    }
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+    rm_t *rm = h->data;
+    rm->handles_open--;
+    maybe_release(rm);
+}
+
+void rm_stop(rm_t *rm) {
+    if (rm->fetchers) {
+        rfm_free(rm->fetchers);
+        rm->fetchers = NULL;
+    }
+    if (rm->timers_init) {
+        rm->timers_init = false;
+        uv_close((uv_handle_t *)&rm->isr_timer, on_timer_closed);
+        uv_close((uv_handle_t *)&rm->ckpt_timer, on_timer_closed);
+    }
+}
+
+/* ---------------------------------------------------------------- HW checkpoint */
+
+static void load_hw_checkpoints(rm_t *rm) {
+    rm->hw_restored = map_new();
+    for (size_t i = 0; i < logmgr_dir_count(rm->logmgr); i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", logmgr_dir(rm->logmgr, i), HW_CKPT);
+        ckpt_entry_t *e = NULL;
+        size_t n = 0;
+        if (ckpt_read(path, &e, &n) != 0) {
+            slog_warn("%s: unreadable; high watermarks start at 0", path);
+            continue;
+        }
+        for (size_t j = 0; j < n; j++) {
+            uint8_t key[KEY_MAX];
+            size_t kl = make_key(key, e[j].topic, e[j].partition);
+            int64_t *v = xmalloc(sizeof(*v));
+            *v = e[j].offset;
+            free(map_put(rm->hw_restored, key, kl, v));
+        }
+        ckpt_free(e, n);
+    }
+}
+
+typedef struct hw_job {
+    uv_work_t work;
+    rm_t *rm;
+    char *path;
+    ckpt_entry_t *e;
+    size_t n;
+    int rc;
+} hw_job_t;
+
+static void hw_job_free(hw_job_t *j) {
+    for (size_t i = 0; i < j->n; i++) {
+        free(j->e[i].topic);
+    }
+    free(j->e);
+    free(j->path);
+    free(j);
+}
+
+static void hw_work(uv_work_t *w) {
+    hw_job_t *j = w->data;
+    j->rc = ckpt_write(j->path, j->e, j->n);
+}
+
+static void hw_after(uv_work_t *w, int status) {
+    (void)status;
+    hw_job_t *j = w->data;
+    rm_t *rm = j->rm;
+    if (j->rc != 0) {
+        slog_error("%s: cannot write: %s", j->path, strata_strerror(j->rc));
+    }
+    hw_job_free(j);
+    rm->pending_io--;
+    maybe_release(rm);
+}
+
+/* One file per log dir: the partitions whose directory lies in it. sync = at shutdown. */
+static void write_hw_checkpoints(rm_t *rm, bool sync) {
+    if (rm->parts == NULL) {
+        return;
+    }
+    for (size_t d = 0; d < logmgr_dir_count(rm->logmgr); d++) {
+        const char *dir = logmgr_dir(rm->logmgr, d);
+        size_t dl = strlen(dir);
+        if (logmgr_dir_offline(rm->logmgr, d)) {
+            continue;
+        }
+        hw_job_t *j = xcalloc(1, sizeof(*j));
+        j->rm = rm;
+        size_t cap = 0;
+        map_iter_t it = MAP_ITER_INIT;
+        const void *k;
+        size_t kl;
+        void *v;
+        while (map_next(rm->parts, &it, &k, &kl, &v)) {
+            part_t *p = v;
+            const char *pd = log_dir_path(p->log);
+            if (strncmp(pd, dir, dl) != 0 || pd[dl] != '/' || strchr(pd + dl + 1, '/')) {
+                continue;
+            }
+            if (j->n == cap) {
+                cap = cap ? cap * 2 : 16;
+                j->e = xrealloc(j->e, cap * sizeof(*j->e));
+            }
+            j->e[j->n].topic = xstrdup(p->topic);
+            j->e[j->n].partition = p->partition;
+            j->e[j->n].offset = p->hw;
+            j->n++;
+        }
+        size_t n = dl + sizeof(HW_CKPT) + 2;
+        j->path = xmalloc(n);
+        snprintf(j->path, n, "%s/%s", dir, HW_CKPT);
+        j->work.data = j;
+        if (sync) {
+            hw_work(&j->work);
+            if (j->rc != 0) {
+                slog_error("%s: cannot write: %s", j->path, strata_strerror(j->rc));
+            }
+            hw_job_free(j);
+            continue;
+        }
+        rm->pending_io++;
+        if (uv_queue_work(rm->loop, &j->work, hw_work, hw_after) != 0) {
+            rm->pending_io--;
+            hw_job_free(j);
+        }
+    }
+}
+
+static void on_ckpt_timer(uv_timer_t *t) {
+    rm_t *rm = t->data;
+    if (rm->pending_io == 0) { /* one round in flight at a time */
+        write_hw_checkpoints(rm, false);
+    }
+}
+
+static bool in_list(const int32_t *v, int32_t n, int32_t id) {
+    for (int32_t i = 0; i < n; i++) {
+        if (v[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static rstate_t *find_rs(part_t *p, int32_t id) {
+    for (int32_t i = 0; i < p->nrs; i++) {
+        if (p->rs[i].id == id) {
+            return &p->rs[i];
+        }
+    }
+    return NULL;
+}
+
+/* The high watermark of a leader: the smallest LEO over the ISR (unknown LEOs hold it). */
+static void maybe_advance_hw(part_t *p) {
+    if (!p->leader) {
+        return;
+    }
+    int64_t hw = log_end_offset(p->log);
+    for (int32_t i = 0; i < p->nisr; i++) {
+        if (p->isr[i] == p->leader_id) {
+            continue;
+        }
+        rstate_t *r = find_rs(p, p->isr[i]);
+        int64_t leo = r ? r->leo : -1;
+        if (leo < hw) {
+            hw = leo;
+        }
+    }
+    if (hw > p->hw) {
+        p->hw = hw;
+        purg_notify(&p->fetch_waiters, 1); /* consumers may read further now */
+    }
+    purg_check(&p->produce_waiters);
+}
+
+/* ISR shrink: followers not caught up within replica.lag.time.max.ms leave the ISR. */
+static void on_isr_timer(uv_timer_t *t) {
+    rm_t *rm = t->data;
+    int64_t now = clock_mono_ms();
+    map_iter_t it = MAP_ITER_INIT;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (map_next(rm->parts, &it, &k, &kl, &v)) {
+        part_t *p = v;
+        if (!p->leader || p->nisr <= 1 || p->isr_inflight) {
+            continue;
+        }
+        int32_t *nisr = xmalloc((size_t)p->nisr * sizeof(int32_t));
+        int32_t n = 0;
+        for (int32_t i = 0; i < p->nisr; i++) {
+            rstate_t *r = find_rs(p, p->isr[i]);
+            if (p->isr[i] != p->leader_id &&
+                (r == NULL || now - r->last_caught_up_ms > rm->cfg.replica_lag_time_max_ms)) {
+                slog_info("[Partition %s-%d broker=%d] shrinking ISR: replica %d not caught up "
+                          "for %" PRId64 " ms (LEO %" PRId64 ", leader LEO %" PRId64 ")",
+                          p->topic, (int)p->partition, (int)rm->cfg.broker_id, (int)p->isr[i],
+                          r ? now - r->last_caught_up_ms : -1, r ? r->leo : -1,
+                          log_end_offset(p->log));
+                continue;
+            }
+            nisr[n++] = p->isr[i];
+        }
+        if (n < p->nisr) {
+            isr_write(rm, p, nisr, n);
+        }
+        free(nisr);
+    }
+}
+
+static void start_timers(rm_t *rm) {
+    uv_timer_init(rm->loop, &rm->isr_timer);
+    uv_timer_init(rm->loop, &rm->ckpt_timer);
+    rm->isr_timer.data = rm;
+    rm->ckpt_timer.data = rm;
+    uint64_t every = (uint64_t)(rm->cfg.replica_lag_time_max_ms / 2);
+    uv_timer_start(&rm->isr_timer, on_isr_timer, every ? every : 1, every ? every : 1);
+    uv_timer_start(&rm->ckpt_timer, on_ckpt_timer, (uint64_t)rm->cfg.hw_checkpoint_interval_ms,
+                   (uint64_t)rm->cfg.hw_checkpoint_interval_ms);
+    uv_unref((uv_handle_t *)&rm->isr_timer);
+    uv_unref((uv_handle_t *)&rm->ckpt_timer);
+    rm->handles_open = 2;
+    rm->timers_init = true;
+}
+
 rm_t *rm_new(uv_loop_t *loop, logmgr_t *logmgr, const rm_config_t *cfg) {
     rm_t *rm = xcalloc(1, sizeof(*rm));
     rm->loop = loop;
     rm->logmgr = logmgr;
     rm->cfg = *cfg;
     rm->parts = map_new();
+    if (rm->cfg.replica_lag_time_max_ms <= 0) {
+        rm->cfg.replica_lag_time_max_ms = 30000;
+    }
+    if (rm->cfg.replica_fetch_wait_max_ms <= 0) {
+        rm->cfg.replica_fetch_wait_max_ms = 500;
+    }
+    if (rm->cfg.replica_fetch_max_bytes <= 0) {
+        rm->cfg.replica_fetch_max_bytes = 1048576;
+    }
+    if (rm->cfg.replica_fetch_response_max_bytes <= 0) {
+        rm->cfg.replica_fetch_response_max_bytes = 10485760;
+    }
+    if (rm->cfg.replica_fetch_backoff_ms <= 0) {
+        rm->cfg.replica_fetch_backoff_ms = 1000;
+    }
+    if (rm->cfg.hw_checkpoint_interval_ms <= 0) {
+        rm->cfg.hw_checkpoint_interval_ms = 5000;
+    }
+    load_hw_checkpoints(rm);
+    rm->fetchers = rfm_new(rm);
+    start_timers(rm);
     return rm;
 }
 
 static void part_free(part_t *p) {
     purg_list_wake_all(&p->fetch_waiters);
+    purg_list_wake_all(&p->produce_waiters);
+    lec_free(p->lec);
+    free(p->isr);
+    free(p->rs);
     pst_free(p->pst);
     free(p->topic);
     free(p);
@@ -86,19 +388,26 @@ void rm_free(rm_t *rm) {
     /* Wake waiters while the map is intact: their callbacks may look partitions up
      * (and get STRATA_ESHUTDOWN). */
     rm->closing = true;
+    rm_stop(rm);
+    write_hw_checkpoints(rm, true);
     map_iter_t it = MAP_ITER_INIT;
     const void *k;
     size_t kl;
     void *v;
     while (map_next(rm->parts, &it, &k, &kl, &v)) {
         purg_list_wake_all(&((part_t *)v)->fetch_waiters);
+        purg_list_wake_all(&((part_t *)v)->produce_waiters);
         part_t *p = v;
         if (p->pst && !log_is_offline(p->log)) {
             (void)pst_snapshot_log(p->pst, p->log); /* issue 7: <offset>.snapshot at shutdown */
         }
     }
     map_free(rm->parts, part_free_cb);
-    free(rm);
+    rm->parts = NULL;
+    map_free(rm->hw_restored, free);
+    rm->hw_restored = NULL;
+    rm->freed = true;
+    maybe_release(rm);
 }
 
 /* ---------------------------------------------------------------- topic config */
@@ -202,33 +511,100 @@ static part_t *sync_partition(rm_t *rm, const mdc_topic_t *t, int32_t partition)
         p->topic = xstrdup(t->name);
         p->partition = partition;
         p->log = log;
-        p->hw = log_end_offset(log);
+        p->leader_id = -2; /* no role yet: the first sync takes one up */
+        p->state_version = -1;
+        p->lec = lec_open(log_dir_path(log));
+        /* issue 6: the high watermark survives restarts (replication-offset-checkpoint). */
+        uint8_t rk[KEY_MAX];
+        size_t rkl = make_key(rk, t->name, partition);
+        const int64_t *restored = rm->hw_restored ? map_get(rm->hw_restored, rk, rkl) : NULL;
+        p->hw = restored ? *restored : 0;
+        if (p->hw > log_end_offset(log) || p->hw < log_start_offset(log)) {
+            p->hw = p->hw > log_end_offset(log) ? log_end_offset(log) : log_start_offset(log);
+        }
         uint8_t key[KEY_MAX];
         size_t n = make_key(key, t->name, partition);
         map_put(rm->parts, key, n, p);
     }
     bool lead = mp->leader == rm->cfg.broker_id;
-    if (lead != p->leader || mp->leader_epoch != p->leader_epoch) {
-        slog_info("[Partition %s-%d broker=%d] %s (leader %d, leader epoch %d)", p->topic,
-                  (int)partition, (int)rm->cfg.broker_id,
-                  lead             ? "leader"
-                  : mp->leader < 0 ? "no leader"
-                                   : "follower",
-                  (int)mp->leader, (int)mp->leader_epoch);
-        /* A role change wakes waiting fetches: they answer with the new state. */
-        purg_list_wake_all(&p->fetch_waiters);
-    }
-    p->leader = lead;
-    p->leader_epoch = mp->leader_epoch;
-    p->isr_size = mp->nisr;
+    bool role_change =
+        lead != p->leader || mp->leader_epoch != p->leader_epoch || mp->leader != p->leader_id;
     p->min_isr = rm->cfg.min_insync_replicas;
     const char *mi = t->config ? props_get(t->config, "min.insync.replicas") : NULL;
     int64_t v;
     if (mi && parse_int64(mi, &v) == 0 && v >= 1 && v <= INT32_MAX) {
         p->min_isr = (int32_t)v;
     }
-    if (lead && mp->nisr <= 1) {
-        p->hw = log_end_offset(p->log); /* sole in-sync replica */
+    /* The ISR and the znode version as the cache has them (ours once our write is read). */
+    free(p->isr);
+    p->nisr = mp->nisr > 0 ? mp->nisr : 0;
+    p->isr = xmalloc((size_t)(p->nisr ? p->nisr : 1) * sizeof(int32_t));
+    if (p->nisr) {
+        memcpy(p->isr, mp->isr, (size_t)p->nisr * sizeof(int32_t));
+    }
+    p->isr_size = p->nisr;
+    p->state_version = mp->state_version;
+    p->controller_epoch = mp->controller_epoch;
+    if (role_change) {
+        slog_info("[Partition %s-%d broker=%d] %s (leader %d, leader epoch %d, LEO %" PRId64
+                  ", HW %" PRId64 ")",
+                  p->topic, (int)partition, (int)rm->cfg.broker_id,
+                  lead             ? "leader"
+                  : mp->leader < 0 ? "no leader"
+                                   : "follower",
+                  (int)mp->leader, (int)mp->leader_epoch, log_end_offset(p->log), p->hw);
+        p->leader = lead;
+        p->leader_epoch = mp->leader_epoch;
+        p->leader_id = mp->leader;
+        /* A role change wakes waiting fetches and produces: they answer with the new state. */
+        purg_list_wake_all(&p->fetch_waiters);
+        purg_list_wake_all(&p->produce_waiters);
+        if (lead) {
+            if (rm->fetchers) {
+                rfm_remove(rm->fetchers, p->topic, partition);
+            }
+            /* Kafka's makeLeader: follower LEOs unknown, all considered caught up now. */
+            free(p->rs);
+            p->rs = xcalloc((size_t)(mp->nreplicas ? mp->nreplicas : 1), sizeof(rstate_t));
+            p->nrs = 0;
+            int64_t now = clock_mono_ms();
+            for (int32_t i = 0; i < mp->nreplicas; i++) {
+                if (mp->replicas[i] == rm->cfg.broker_id) {
+                    continue;
+                }
+                rstate_t *r = &p->rs[p->nrs++];
+                r->id = mp->replicas[i];
+                r->leo = -1;
+                r->last_caught_up_ms = now;
+                r->last_fetch_ms = now;
+                r->leo_at_last_fetch = -1;
+            }
+            if (lec_assign(p->lec, mp->leader_epoch, log_end_offset(p->log))) {
+                lec_save(p->lec, rm->loop);
+            }
+        } else if (mp->leader >= 0) {
+            if (rm->fetchers) {
+                rfm_add(rm->fetchers, p->topic, partition, mp->leader);
+            }
+        } else if (rm->fetchers) {
+            rfm_remove(rm->fetchers, p->topic, partition);
+        }
+    } else if (lead) {
+        /* Assignment may have changed: keep follower states of known ids. */
+        for (int32_t i = 0; i < mp->nreplicas; i++) {
+            if (mp->replicas[i] != rm->cfg.broker_id && !find_rs(p, mp->replicas[i])) {
+                p->rs = xrealloc(p->rs, (size_t)(p->nrs + 1) * sizeof(rstate_t));
+                rstate_t *r = &p->rs[p->nrs++];
+                memset(r, 0, sizeof(*r));
+                r->id = mp->replicas[i];
+                r->leo = -1;
+                r->last_caught_up_ms = clock_mono_ms();
+                r->leo_at_last_fetch = -1;
+            }
+        }
+    }
+    if (lead) {
+        maybe_advance_hw(p); /* the ISR may have shrunk */
     }
     return p;
 }
@@ -363,7 +739,6 @@ int rm_append(rm_t *rm, part_t *p, uint8_t *data, size_t len, int16_t acks,
     if (acks == -1 && p->isr_size < p->min_isr) {
         return RM_ENOT_ENOUGH_REPLICAS; /* Kafka checks before writing anything */
     }
-    (void)rm;
     /* issue 7 hook: idempotent producers (producer_state.h). A retried batch already in
      * the log is answered with its original offsets and not appended again. */
     if (!p->pst && pst_records_idempotent(data, len)) {
@@ -393,10 +768,13 @@ int rm_append(rm_t *rm, part_t *p, uint8_t *data, size_t len, int16_t acks,
     if (p->pst) {
         pst_update_records(p->pst, data, len);
     }
-    /* Standalone: this broker is the whole ISR, so everything appended is committed. */
-    p->hw = log_end_offset(p->log);
+    if (lec_assign(p->lec, p->leader_epoch, info->first_offset)) {
+        lec_save(p->lec, rm->loop);
+    }
     log_maybe_flush(p->log);
-    purg_notify(&p->fetch_waiters, (int64_t)len);
+    purg_notify(&p->fetch_waiters, (int64_t)len); /* followers' fetches (and consumers') */
+    /* issue 6: committed once every ISR member has it; ISR = {this broker} commits now. */
+    maybe_advance_hw(p);
     return 0;
 }
 
@@ -421,4 +799,217 @@ int32_t part_leader_epoch(const part_t *p) {
 }
 purg_list_t *part_fetch_waiters(part_t *p) {
     return &p->fetch_waiters;
+}
+
+/* ---------------------------------------------------------------- replication (issue 6) */
+
+purg_list_t *part_produce_waiters(part_t *p) {
+    return &p->produce_waiters;
+}
+
+int rm_read_replica(part_t *p, int64_t offset, int64_t max_bytes, log_slice_t *out) {
+    return log_read(p->log, offset, max_bytes, INT64_MAX, out);
+}
+
+int rm_follower_fetch(rm_t *rm, part_t *p, int32_t replica_id, int64_t fetch_offset) {
+    rstate_t *r = find_rs(p, replica_id);
+    if (r == NULL || !p->leader) {
+        return RM_ENOT_LEADER;
+    }
+    int64_t now = clock_mono_ms();
+    int64_t leo = log_end_offset(p->log);
+    r->leo = fetch_offset < leo ? fetch_offset : leo;
+    if (fetch_offset >= leo) {
+        r->last_caught_up_ms = now;
+    } else if (fetch_offset >= r->leo_at_last_fetch && r->last_fetch_ms > r->last_caught_up_ms) {
+        r->last_caught_up_ms = r->last_fetch_ms; /* it had what we had at its last fetch */
+    }
+    r->leo_at_last_fetch = leo;
+    r->last_fetch_ms = now;
+    /* Re-admit a caught-up follower: LEO at the HW and inside the current leader epoch. */
+    if (!in_list(p->isr, p->nisr, replica_id) && !p->isr_inflight && r->leo >= p->hw) {
+        int32_t ep;
+        int64_t epoch_start = -1;
+        lec_end_offset_for(p->lec, p->leader_epoch - 1, leo, &ep, &epoch_start);
+        if (r->leo >= epoch_start) {
+            int32_t *nisr = xmalloc((size_t)(p->nisr + 1) * sizeof(int32_t));
+            if (p->nisr) {
+                memcpy(nisr, p->isr, (size_t)p->nisr * sizeof(int32_t));
+            }
+            nisr[p->nisr] = replica_id;
+            slog_info("[Partition %s-%d broker=%d] expanding ISR: replica %d caught up (LEO "
+                      "%" PRId64 ", HW %" PRId64 ")",
+                      p->topic, (int)p->partition, (int)rm->cfg.broker_id, (int)replica_id, r->leo,
+                      p->hw);
+            isr_write(rm, p, nisr, p->nisr + 1);
+            free(nisr);
+        }
+    }
+    maybe_advance_hw(p);
+    return 0;
+}
+
+int rm_produce_status(rm_t *rm, const char *topic, int32_t partition, int64_t required_offset) {
+    part_t *p = rm->closing ? NULL : lookup(rm, topic, partition);
+    if (p == NULL || !p->leader) {
+        return RM_ENOT_LEADER;
+    }
+    if (p->hw < required_offset) {
+        return RM_EPENDING;
+    }
+    if (p->nisr < p->min_isr) {
+        return RM_ENOT_ENOUGH_REPLICAS_AFTER_APPEND;
+    }
+    return 0;
+}
+
+void rm_epoch_end_offset(part_t *p, int32_t epoch, int32_t *epoch_out, int64_t *offset_out) {
+    lec_end_offset_for(p->lec, epoch, log_end_offset(p->log), epoch_out, offset_out);
+}
+
+part_t *rm_lookup(rm_t *rm, const char *topic, int32_t partition) {
+    return rm->closing ? NULL : lookup(rm, topic, partition);
+}
+mdc_t *rm_mdc(rm_t *rm) {
+    return rm->mdc;
+}
+const rm_config_t *rm_cfg(const rm_t *rm) {
+    return &rm->cfg;
+}
+uv_loop_t *rm_loop(rm_t *rm) {
+    return rm->loop;
+}
+bool rm_follows(const part_t *p, int32_t leader) {
+    return !p->leader && p->leader_id == leader && !log_is_offline(p->log);
+}
+int32_t rm_replica_latest_epoch(part_t *p) {
+    return lec_latest_epoch(p->lec);
+}
+
+int rm_replica_append(rm_t *rm, part_t *p, const uint8_t *data, size_t len, int64_t leader_hw) {
+    if (len > 0) {
+        /* Leader epochs start where their first batch does (epoch cache of the follower). */
+        bool changed = false;
+        size_t off = 0;
+        while (off < len) {
+            rb_header_t h;
+            long n = rb_parse(data + off, len - off, &h);
+            if (n <= 0) {
+                break;
+            }
+            changed |= lec_assign(p->lec, h.leader_epoch, h.base_offset);
+            off += (size_t)n;
+        }
+        log_append_info_t info;
+        int rc = log_append_replica(p->log, data, len, &info);
+        if (rc != 0) {
+            return rc;
+        }
+        if (changed) {
+            lec_save(p->lec, rm->loop);
+        }
+        if (!p->pst && pst_records_idempotent(data, len)) {
+            p->pst = pst_open_log(p->log);
+        } else if (p->pst) {
+            pst_update_records(p->pst, data, len);
+        }
+        log_maybe_flush(p->log);
+    }
+    int64_t leo = log_end_offset(p->log);
+    if (leader_hw >= 0) {
+        p->hw = leader_hw < leo ? leader_hw : leo;
+    }
+    return 0;
+}
+
+int rm_replica_truncate(rm_t *rm, part_t *p, int64_t offset) {
+    if (offset >= log_end_offset(p->log)) {
+        return 0;
+    }
+    if (offset < log_start_offset(p->log)) {
+        offset = log_start_offset(p->log);
+    }
+    slog_info("[Partition %s-%d broker=%d] truncating to %" PRId64 " (LEO was %" PRId64 ")",
+              p->topic, (int)p->partition, (int)rm->cfg.broker_id, offset, log_end_offset(p->log));
+    int rc = log_truncate_to(p->log, offset);
+    if (rc != 0) {
+        return rc;
+    }
+    if (lec_truncate_from_end(p->lec, offset)) {
+        lec_save(p->lec, rm->loop);
+    }
+    if (p->hw > offset) {
+        p->hw = offset;
+    }
+    pst_free(p->pst); /* rebuilt from the log at the next use */
+    p->pst = NULL;
+    return 0;
+}
+
+int rm_replica_reset(rm_t *rm, part_t *p, int64_t start) {
+    slog_info("[Partition %s-%d broker=%d] restarting the log at %" PRId64
+              " (leader's log start is past our LEO %" PRId64 ")",
+              p->topic, (int)p->partition, (int)rm->cfg.broker_id, start, log_end_offset(p->log));
+    int rc = log_truncate_fully_and_start_at(p->log, start);
+    if (rc != 0) {
+        return rc;
+    }
+    if (lec_truncate_from_end(p->lec, 0)) {
+        lec_save(p->lec, rm->loop);
+    }
+    p->hw = start;
+    pst_free(p->pst);
+    p->pst = NULL;
+    return 0;
+}
+
+void part_state_for_write(const part_t *p, const char **topic, int32_t *partition,
+                          int32_t *leader_epoch, int32_t *controller_epoch, int32_t *version,
+                          bool **inflight) {
+    *topic = p->topic;
+    *partition = p->partition;
+    *leader_epoch = p->leader_epoch;
+    *controller_epoch = p->controller_epoch;
+    *version = p->state_version;
+    *inflight = (bool *)&p->isr_inflight;
+}
+
+void rm_isr_written(rm_t *rm, const char *topic, int32_t partition, const int32_t *isr,
+                    int32_t nisr, int32_t version, int rc) {
+    rm->pending_io--;
+    if (rm->freed) {
+        maybe_release(rm);
+        return;
+    }
+    part_t *p = rm->parts ? lookup(rm, topic, partition) : NULL;
+    if (p) {
+        p->isr_inflight = false;
+    }
+    if (rc != 0) {
+        if (rc != STRATA_ESHUTDOWN) {
+            slog_warn("[Partition %s-%d broker=%d] ISR update not written: %s (the controller "
+                      "changed the state; the cache re-reads it)",
+                      topic, (int)partition, (int)rm->cfg.broker_id, strata_strerror(rc));
+        }
+        return;
+    }
+    if (p == NULL || !p->leader) {
+        return;
+    }
+    if (version > p->state_version) {
+        free(p->isr);
+        p->isr = xmalloc((size_t)(nisr ? nisr : 1) * sizeof(int32_t));
+        memcpy(p->isr, isr, (size_t)nisr * sizeof(int32_t));
+        p->nisr = nisr;
+        p->isr_size = nisr;
+        p->state_version = version;
+    }
+    maybe_advance_hw(p);
+}
+
+void rm_io_hold(rm_t *rm) {
+    rm->pending_io++;
+}
+bool rm_closing(const rm_t *rm) {
+    return rm->closing;
 }

@@ -125,6 +125,27 @@ const cfg_def_t cfg_broker_defs[] = {
      I32MAX, "Largest session timeout a consumer may ask for"},
     {"request.timeout.ms", CFG_INT32, F(request_timeout_ms), "30000", 1, I32MAX,
      "Upper bound for admin operations waiting on the controller"},
+    /* issue 6: replication */
+    {"replica.lag.time.max.ms", CFG_INT64, F(replica_lag_time_max_ms), "30000", 1, I64MAX,
+     "A follower not caught up with the leader for this long leaves the ISR"},
+    {"replica.fetch.wait.max.ms", CFG_INT32, F(replica_fetch_wait_max_ms), "500", 1, I32MAX,
+     "Long-poll wait of a follower's Fetch"},
+    {"replica.fetch.max.bytes", CFG_INT32, F(replica_fetch_max_bytes), "1048576", 0, I32MAX,
+     "Bytes a follower fetches per partition (the first batch is always whole)"},
+    {"replica.fetch.response.max.bytes", CFG_INT32, F(replica_fetch_response_max_bytes), "10485760",
+     0, I32MAX, "Bytes a follower fetches per request"},
+    {"replica.fetch.backoff.ms", CFG_INT32, F(replica_fetch_backoff_ms), "1000", 0, I32MAX,
+     "Pause of a follower fetcher after an error"},
+    {"replica.high.watermark.checkpoint.interval.ms", CFG_INT64,
+     F(replica_high_watermark_checkpoint_interval_ms), "5000", 1, I64MAX,
+     "How often replication-offset-checkpoint is written"},
+    {"auto.leader.rebalance.enable", CFG_BOOL, F(auto_leader_rebalance_enable), "true", NORANGE,
+     "The controller moves leadership back to preferred replicas that are in sync"},
+    {"leader.imbalance.check.interval.seconds", CFG_INT64,
+     F(leader_imbalance_check_interval_seconds), "300", 1, I64MAX,
+     "How often the controller checks for preferred-leader imbalance"},
+    {"leader.imbalance.per.broker.percentage", CFG_INT32, F(leader_imbalance_per_broker_percentage),
+     "10", 0, 100, "Imbalance (percent of a broker's partitions) tolerated before a rebalance"},
 };
 const size_t cfg_broker_ndefs = sizeof(cfg_broker_defs) / sizeof(cfg_broker_defs[0]);
 

@@ -252,6 +252,14 @@ static int start(broker_t *b) {
         .broker_id = b->cfg.broker_id,
         .min_insync_replicas = b->cfg.min_insync_replicas,
         .log_defaults = b->cfg.log,
+        /* issue 6: replication */
+        .coord = b->coord,
+        .replica_lag_time_max_ms = b->cfg.replica_lag_time_max_ms,
+        .replica_fetch_wait_max_ms = b->cfg.replica_fetch_wait_max_ms,
+        .replica_fetch_max_bytes = b->cfg.replica_fetch_max_bytes,
+        .replica_fetch_response_max_bytes = b->cfg.replica_fetch_response_max_bytes,
+        .replica_fetch_backoff_ms = b->cfg.replica_fetch_backoff_ms,
+        .hw_checkpoint_interval_ms = b->cfg.replica_high_watermark_checkpoint_interval_ms,
     };
     b->rm = rm_new(&b->loop, b->logmgr, &rc_cfg);
     rm_attach(b->rm, b->mdc);

@@ -31,7 +31,8 @@
 
 #define READ_CHUNK   (64 * 1024)
 #define MAX_IOV      64
-#define MIN_FRAME    8 /* api_key, api_version, correlation_id */
+#define MIN_FRAME    8            /* api_key, api_version, correlation_id */
+#define BIG_FRAME    (256 * 1024) /* frames above this skip the input buffer */
 #define SENDFILE_MAX (1 << 30)
 
 typedef struct slot {
@@ -55,6 +56,10 @@ struct conn {
 
     buf_t in;
     size_t in_off;
+    /* A frame larger than BIG_FRAME being read directly into its request arena. */
+    arena_t *big_arena;
+    uint8_t *big;
+    size_t big_size, big_have;
 
     slot_t *head, *tail;
     size_t nslots;
@@ -137,6 +142,7 @@ static void on_handle_closed(uv_handle_t *h) {
     srv_t *s = c->srv;
     close(c->fd);
     buf_destroy(&c->in);
+    arena_free(c->big_arena);
     if (c->prev) {
         c->prev->next = c->next;
     } else {
@@ -344,13 +350,13 @@ static void on_req_done(api_req_t *req) {
     conn_kick(c);
 }
 
-static void dispatch(conn_t *c, const uint8_t *frame, size_t size) {
+/* Hands a whole frame (in arena, which the request takes over) to the handler. */
+static void dispatch(conn_t *c, arena_t *arena, uint8_t *frame, size_t size) {
     slot_t *s = xcalloc(1, sizeof(*s));
     s->conn = c;
     api_req_t *r = &s->req;
-    r->arena = arena_new(0);
-    r->frame = arena_alloc(r->arena, size);
-    memcpy(r->frame, frame, size);
+    r->arena = arena;
+    r->frame = frame;
     r->frame_len = size;
     r->api_key = (int16_t)be16_get(frame);
     r->api_version = (int16_t)be16_get(frame + 2);
@@ -397,10 +403,24 @@ static void process_frames(conn_t *c) {
             break;
         }
         if (avail < 4 + (size_t)size) {
+            if ((size_t)size > BIG_FRAME) {
+                /* Read the rest straight into the request's arena (no second copy, and
+                 * the input buffer stays small). */
+                size_t part = avail - 4;
+                c->big_arena = arena_new(0);
+                c->big = arena_alloc(c->big_arena, (size_t)size);
+                memcpy(c->big, p + 4, part);
+                c->big_size = (size_t)size;
+                c->big_have = part;
+                c->in_off = c->in.len;
+            }
             break;
         }
         c->in_off += 4 + (size_t)size;
-        dispatch(c, p + 4, (size_t)size);
+        arena_t *arena = arena_new(0);
+        uint8_t *frame = arena_alloc(arena, (size_t)size);
+        memcpy(frame, p + 4, (size_t)size);
+        dispatch(c, arena, frame, (size_t)size);
         if (c->closing) {
             return;
         }
@@ -413,7 +433,40 @@ static void process_frames(conn_t *c) {
 
 static void do_read(conn_t *c) {
     for (int i = 0; i < 8 && can_read(c); i++) {
-        /* Room for the rest of the current frame, at least READ_CHUNK. */
+        if (c->big) {
+            /* The rest of a large frame, straight into its arena. */
+            size_t space = c->big_size - c->big_have;
+            ssize_t n = read(c->fd, c->big + c->big_have, space);
+            if (n > 0) {
+                c->big_have += (size_t)n;
+                c->last_active_ms = clock_mono_ms();
+                if (c->big_have == c->big_size) {
+                    arena_t *arena = c->big_arena;
+                    uint8_t *frame = c->big;
+                    c->big_arena = NULL;
+                    c->big = NULL;
+                    dispatch(c, arena, frame, c->big_size);
+                    if (c->closing) {
+                        return;
+                    }
+                }
+                continue;
+            }
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                return;
+            }
+            if (n == 0 || errno == ECONNRESET) {
+                slog_debug("connection from %s closed by peer mid-request", c->peer);
+                conn_close(c);
+            } else {
+                close_with(c, "read: %s", strerror(errno));
+            }
+            return;
+        }
+        /* Room for the rest of the current (small) frame, at least READ_CHUNK. */
         if (c->in_off > 0) {
             memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
             c->in.len -= c->in_off;
@@ -422,8 +475,7 @@ static void do_read(conn_t *c) {
         size_t want = READ_CHUNK;
         if (c->in.len >= 4) {
             int32_t size = (int32_t)be32_get(c->in.data);
-            if (size > 0 && size <= c->srv->cfg.socket_request_max_bytes &&
-                (size_t)size + 4 > c->in.len + want) {
+            if (size > 0 && (size_t)size <= BIG_FRAME && (size_t)size + 4 > c->in.len + want) {
                 want = (size_t)size + 4 - c->in.len;
             }
         }
@@ -434,7 +486,7 @@ static void do_read(conn_t *c) {
             c->in.len += (size_t)n;
             c->last_active_ms = clock_mono_ms();
             process_frames(c);
-            if (c->closing || (size_t)n < space) {
+            if (c->closing || ((size_t)n < space && c->big == NULL)) {
                 return;
             }
             continue;

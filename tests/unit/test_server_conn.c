@@ -85,7 +85,7 @@ static void fake_handler(void *arg, api_req_t *r) {
     }
 }
 
-static env_t *env_new(int32_t max_conns, int64_t idle_ms) {
+static env_t *env_new_max(int32_t max_conns, int64_t idle_ms, int32_t max_request) {
     env_t *e = xcalloc(1, sizeof(*e));
     assert_int_equal(uv_loop_init(&e->loop), 0);
     e->dir = tmpdir_new();
@@ -98,7 +98,7 @@ static env_t *env_new(int32_t max_conns, int64_t idle_ms) {
     srv_config_t sc = {
         .host = "127.0.0.1",
         .port = 0,
-        .socket_request_max_bytes = 1000,
+        .socket_request_max_bytes = max_request,
         .max_connections = max_conns,
         .connections_max_idle_ms = idle_ms,
         .socket_send_buffer_bytes = -1,
@@ -109,6 +109,10 @@ static env_t *env_new(int32_t max_conns, int64_t idle_ms) {
     assert_int_equal(srv_listen(&e->loop, &sc, fake_handler, &e->fake, &e->srv), 0);
     assert_true(srv_port(e->srv) > 0);
     return e;
+}
+
+static env_t *env_new(int32_t max_conns, int64_t idle_ms) {
+    return env_new_max(max_conns, idle_ms, 1000);
 }
 
 static void on_drained(void *arg) {
@@ -444,6 +448,39 @@ static void test_conn_backpressure_limits_in_flight(void **state) {
     env_free(e);
 }
 
+/* A frame above the direct-read threshold, arriving in pieces, followed by a small one
+ * in the same write as its tail. */
+static void test_conn_large_frame_in_pieces(void **state) {
+    (void)state;
+    env_t *e = env_new_max(100, 600000, 4 << 20);
+    int fd = client(e);
+    size_t size = 1 << 20;
+    uint8_t *big = xcalloc(1, size + 4 + 14);
+    be32_put(big, (uint32_t)size);
+    be16_put(big + 4, 1);
+    be32_put(big + 8, 41);
+    frame(big + 4 + size, 1, 42);
+    size_t total = size + 4 + 14;
+    size_t sent = 0;
+    rx_t rx;
+    memset(&rx, 0, sizeof(rx));
+    rx.fd = fd;
+    while (sent < total) {
+        size_t chunk = total - sent < 100000 ? total - sent : 100000;
+        ssize_t n = write(fd, big + sent, chunk);
+        if (n > 0) {
+            sent += (size_t)n;
+        }
+        uv_run(&e->loop, UV_RUN_NOWAIT);
+    }
+    recv_n(e, &rx, fd, 16);
+    assert_int_equal(corr_at(&rx, 0), 41);
+    assert_int_equal(corr_at(&rx, 1), 42);
+    free(big);
+    close(fd);
+    env_free(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conn_frames_coalesced_and_split),
@@ -456,6 +493,7 @@ int main(void) {
         cmocka_unit_test(test_conn_file_chunk_sent),
         cmocka_unit_test(test_conn_drain_waits_for_in_flight),
         cmocka_unit_test(test_conn_backpressure_limits_in_flight),
+        cmocka_unit_test(test_conn_large_frame_in_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -285,11 +285,18 @@ int ctl_delete_topic(ctl_t *ctl, const char *name, ctl_admin_cb cb, void *arg);
  * written (partition states follow from the controller); delete answers once the deletion
  * is queued in /admin/delete_topics (the topic leaves the cache when the controller is
  * done). Operations issued before the cache has loaded wait for it.
- * ctl_create_partitions: `assignment` covers only the new partitions (new_total - current
- * rows of assignment_rf). */
+ * ctl_create_partitions: `assignment` covers only the new partitions and must hold
+ * new_total - current rows of assignment_rf (the current count read from the cache at the
+ * call). Prefer ctl_create_partitions_rows, which is told how many rows the caller has, so a
+ * request with too few rows is refused (INVALID_REPLICA_ASSIGNMENT) instead of over-read. */
 int ctl_create_partitions(ctl_t *ctl, const char *name, int32_t new_total,
                           const int32_t *assignment, int32_t assignment_rf, bool validate_only,
                           ctl_admin_cb cb, void *arg);
+/** The same with the number of rows in `assignment` (assignment_rows < 0: as above). */
+int ctl_create_partitions_rows(ctl_t *ctl, const char *name, int32_t new_total,
+                               const int32_t *assignment, int32_t assignment_rows,
+                               int32_t assignment_rf, bool validate_only, ctl_admin_cb cb,
+                               void *arg);
 /**
  * Leader-side ISR change (Kafka's ZooKeeper mode before 2.7: the leader writes the state
  * znode itself). For a partition this broker leads at leader_epoch (per the cache), writes

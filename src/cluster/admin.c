@@ -636,9 +636,10 @@ int ctl_delete_topic(ctl_t *ctl, const char *name, ctl_admin_cb cb, void *arg) {
     return 0;
 }
 
-int ctl_create_partitions(ctl_t *ctl, const char *name, int32_t new_total,
-                          const int32_t *assignment, int32_t assignment_rf, bool validate_only,
-                          ctl_admin_cb cb, void *arg) {
+int ctl_create_partitions_rows(ctl_t *ctl, const char *name, int32_t new_total,
+                               const int32_t *assignment, int32_t assignment_rows,
+                               int32_t assignment_rf, bool validate_only, ctl_admin_cb cb,
+                               void *arg) {
     if (!ctl || ctl->dead || !cb) {
         return STRATA_EINVAL;
     }
@@ -646,10 +647,13 @@ int ctl_create_partitions(ctl_t *ctl, const char *name, int32_t new_total,
     op->num_partitions = new_total;
     op->validate_only = validate_only;
     if (assignment && assignment_rf > 0) {
-        /* Kafka's CreatePartitions assignment covers only the new partitions: its row count
-         * is new_total minus the current count, known from the cache now. */
-        const mdc_topic_t *t = mdc_topic(ctl->mdc, name);
-        int32_t rows = t ? new_total - t->npartitions : 0;
+        int32_t rows = assignment_rows;
+        if (rows < 0) {
+            /* Kafka's CreatePartitions assignment covers only the new partitions: without a
+             * row count, assume new_total minus the current count, known from the cache. */
+            const mdc_topic_t *t = mdc_topic(ctl->mdc, name);
+            rows = t ? new_total - t->npartitions : 0;
+        }
         op->assignment_rf = assignment_rf;
         op->assignment_rows = rows > 0 ? rows : 0;
         size_t cells = (size_t)op->assignment_rows * (size_t)assignment_rf;
@@ -660,4 +664,11 @@ int ctl_create_partitions(ctl_t *ctl, const char *name, int32_t new_total,
     }
     submit(op);
     return 0;
+}
+
+int ctl_create_partitions(ctl_t *ctl, const char *name, int32_t new_total,
+                          const int32_t *assignment, int32_t assignment_rf, bool validate_only,
+                          ctl_admin_cb cb, void *arg) {
+    return ctl_create_partitions_rows(ctl, name, new_total, assignment, -1, assignment_rf,
+                                      validate_only, cb, arg);
 }

@@ -245,6 +245,45 @@ static void test_standalone_register_elect_create(void **state) {
     assert_int_equal(r.err, 0);
     assert_null(mdc_topic(b.mdc, "dry"));
 
+    /* Explicit assignments. */
+    int32_t one[2] = {1, 1};
+    ctl_topic_spec_t aspec = {.name = "manual",
+                              .num_partitions = -1,
+                              .replication_factor = -1,
+                              .assignment = one,
+                              .assignment_rf = 1,
+                              .assignment_rows = 2};
+    r = (result_t){0};
+    assert_int_equal(ctl_create_topic(b.ctl, &aspec, on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 0);
+    leaders_cond_t lm2 = {b.mdc, "manual", 2};
+    assert_true(run_until(&loop, leaders_ready, &lm2, 5000));
+    aspec.name = "manual2";
+    aspec.assignment_rf = 2; /* one row [1,1]: a duplicate */
+    aspec.assignment_rows = 1;
+    r = (result_t){0};
+    assert_int_equal(ctl_create_topic(b.ctl, &aspec, on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 39);
+    int32_t nine[1] = {9};
+    ctl_topic_spec_t uspec = {.name = "manual3",
+                              .num_partitions = -1,
+                              .replication_factor = -1,
+                              .assignment = nine,
+                              .assignment_rf = 1,
+                              .assignment_rows = 1};
+    r = (result_t){0};
+    assert_int_equal(ctl_create_topic(b.ctl, &uspec, on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 39);
+    uspec.assignment = one;
+    uspec.num_partitions = 1; /* both set */
+    r = (result_t){0};
+    assert_int_equal(ctl_create_topic(b.ctl, &uspec, on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 42);
+
     /* Add partitions. */
     r = (result_t){0};
     assert_int_equal(ctl_create_partitions(b.ctl, "orders", 5, NULL, 0, false, on_admin, &r), 0);
@@ -256,6 +295,26 @@ static void test_standalone_register_elect_create(void **state) {
     assert_int_equal(ctl_create_partitions(b.ctl, "orders", 2, NULL, 0, false, on_admin, &r), 0);
     assert_true(run_until(&loop, result_done, &r, 5000));
     assert_int_equal(r.err, 37);
+    /* explicit assignment: too few rows refused; the right count honoured */
+    int32_t rows[2] = {1, 1};
+    r = (result_t){0};
+    assert_int_equal(
+        ctl_create_partitions_rows(b.ctl, "orders", 8, rows, 2, 1, false, on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 39);
+    int32_t bad[1] = {5};
+    r = (result_t){0};
+    assert_int_equal(ctl_create_partitions_rows(b.ctl, "orders", 6, bad, 1, 1, false, on_admin, &r),
+                     0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 39); /* unknown broker */
+    r = (result_t){0};
+    assert_int_equal(
+        ctl_create_partitions_rows(b.ctl, "orders", 7, rows, 2, 1, false, on_admin, &r), 0);
+    assert_true(run_until(&loop, result_done, &r, 5000));
+    assert_int_equal(r.err, 0);
+    leaders_cond_t l7 = {b.mdc, "orders", 7};
+    assert_true(run_until(&loop, leaders_ready, &l7, 5000));
 
     /* Delete. */
     r = (result_t){0};

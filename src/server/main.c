@@ -44,6 +44,9 @@ typedef struct broker {
     srv_t *srv;
     uv_timer_t tick;
     uv_signal_t sigterm, sigint;
+    uv_prepare_t watchdog; /* debug builds: warns about loop iterations over 50 ms */
+    uint64_t wd_last_ns, wd_last_idle_ns;
+    bool wd_skip;         /* a signal interrupted poll: libuv did not count that wait as idle */
     uv_timer_t straggler; /* unref'd: closes handles still open long after the stop */
     bool straggler_init;
     bool handles_init; /* tick and signal handles initialised */
@@ -60,6 +63,24 @@ static void usage(FILE *f) {
 
 static void handler(void *arg, api_req_t *req) {
     api_dispatch(arg, req);
+}
+
+/* Runs before every poll: the time since the previous one, minus the time the loop
+ * spent waiting in poll, is what callbacks took. */
+static void on_watchdog(uv_prepare_t *h) {
+    broker_t *b = h->data;
+    uint64_t now = uv_hrtime();
+    uint64_t idle = uv_metrics_idle_time(&b->loop);
+    if (b->wd_last_ns != 0 && !b->wd_skip) {
+        uint64_t busy = (now - b->wd_last_ns) - (idle - b->wd_last_idle_ns);
+        if (busy > 50 * 1000000ull) {
+            slog_warn("event loop: one iteration ran %llu ms of callbacks (over 50 ms)",
+                      (unsigned long long)(busy / 1000000));
+        }
+    }
+    b->wd_last_ns = now;
+    b->wd_last_idle_ns = idle;
+    b->wd_skip = false;
 }
 
 static void on_tick(uv_timer_t *t) {
@@ -98,6 +119,7 @@ static void close_everything(broker_t *b) {
         uv_close((uv_handle_t *)&b->tick, NULL);
         uv_close((uv_handle_t *)&b->sigterm, NULL);
         uv_close((uv_handle_t *)&b->sigint, NULL);
+        uv_close((uv_handle_t *)&b->watchdog, NULL);
     }
     /* Owners close their handles asynchronously (coord_local flushes first); if one
      * never does, close it after a while rather than hang. Unref'd: it does not keep
@@ -148,6 +170,7 @@ static void begin_stop(broker_t *b, const char *why) {
 
 static void on_signal(uv_signal_t *s, int signum) {
     broker_t *b = s->data;
+    b->wd_skip = true;
     if (b->stopping) {
         slog_warn("second %s: closing connections now", strsignal(signum));
         if (b->srv) {
@@ -296,6 +319,12 @@ static int start(broker_t *b) {
     b->sigint.data = b;
     uv_signal_start(&b->sigterm, on_signal, SIGTERM);
     uv_signal_start(&b->sigint, on_signal, SIGINT);
+    uv_prepare_init(&b->loop, &b->watchdog);
+    b->watchdog.data = b;
+#ifndef NDEBUG
+    uv_prepare_start(&b->watchdog, on_watchdog);
+    uv_unref((uv_handle_t *)&b->watchdog);
+#endif
     b->handles_init = true;
 
     slog_info("broker %d listening on PLAINTEXT://%s:%d, advertised as %s:%d",
@@ -352,6 +381,7 @@ int main(int argc, char **argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&b->loop);
+    uv_loop_configure(&b->loop, UV_METRICS_IDLE_TIME); /* for the debug watchdog */
     bg_executor_init(&b->executor, &b->loop);
 
     rc = start(b);

@@ -12,7 +12,7 @@ if(TARGET strata-broker AND TARGET strata AND STRATA_GROUPS_PYTHON3)
     if(TARGET strata-idemprod)
         list(APPEND strata_groups_env "STRATA_IDEMPROD=$<TARGET_FILE:strata-idemprod>")
     endif()
-    foreach(driver kcat idempotence kafkajs cli)
+    foreach(driver kcat idempotence kafkajs cli bad_input)
         if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/test_groups_${driver}.py)
             add_test(NAME groups_${driver}
                      COMMAND ${STRATA_GROUPS_PYTHON3}

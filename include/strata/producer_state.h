@@ -115,6 +115,11 @@ size_t pst_count(const pst_t *s);
 
 /** Removes producers whose last timestamp is at least expiration_ms before now_ms. */
 size_t pst_expire(pst_t *s, int64_t now_ms, int64_t expiration_ms);
+/**
+ * pst_expire with Kafka's defaults (producer.id.expiration.ms = 1 day), at most once per
+ * producer.id.expiration.check.interval.ms (10 min); cheap to call on every append.
+ */
+void pst_maybe_expire(pst_t *s, int64_t now_ms);
 
 /** Drops batches at or past `offset` (follower truncation); producers left empty go away. */
 void pst_truncate_to(pst_t *s, int64_t offset);

@@ -27,8 +27,11 @@
 #define SNAP_SUFFIX     ".snapshot"
 #define NO_TXN_OFFSET   (-1LL)
 
+#define EXPIRE_CHECK_INTERVAL_MS 600000 /* producer.id.expiration.check.interval.ms */
+
 struct pst {
     char *name;
+    int64_t next_expire_check;
     map_t *producers; /* int64 pid (8 raw bytes) -> pst_entry_t* */
     int64_t map_end_offset;
 };
@@ -252,6 +255,21 @@ size_t pst_expire(pst_t *s, int64_t now_ms, int64_t expiration_ms) {
         }
     }
     return removed;
+}
+
+void pst_maybe_expire(pst_t *s, int64_t now_ms) {
+    if (now_ms < s->next_expire_check) {
+        return;
+    }
+    bool first = s->next_expire_check == 0;
+    s->next_expire_check = now_ms + EXPIRE_CHECK_INTERVAL_MS;
+    if (first) {
+        return; /* the first call only arms the interval */
+    }
+    size_t n = pst_expire(s, now_ms, PST_DEFAULT_EXPIRATION_MS);
+    if (n > 0) {
+        slog_info("[ProducerState partition=%s] expired %zu producer ids", s->name, n);
+    }
 }
 
 void pst_truncate_to(pst_t *s, int64_t offset) {

@@ -767,6 +767,7 @@ int rm_append(rm_t *rm, part_t *p, uint8_t *data, size_t len, int16_t acks,
     }
     if (p->pst) {
         pst_update_records(p->pst, data, len);
+        pst_maybe_expire(p->pst, clock_wall_ms());
     }
     if (lec_assign(p->lec, p->leader_epoch, info->first_offset)) {
         lec_save(p->lec, rm->loop);

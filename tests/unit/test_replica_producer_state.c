@@ -173,6 +173,20 @@ static void test_pst_expire_removes_idle_producers(void **state) {
     pst_free(s);
 }
 
+static void test_pst_maybe_expire_runs_on_interval(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    pst_update(s, 1, 0, 0, 0, 0, 0, 0);
+    int64_t day = PST_DEFAULT_EXPIRATION_MS;
+    pst_maybe_expire(s, day + 1); /* arms the interval only */
+    assert_non_null(pst_get(s, 1));
+    pst_maybe_expire(s, day + 1000); /* within the 10-minute interval */
+    assert_non_null(pst_get(s, 1));
+    pst_maybe_expire(s, day + 1 + 600000);
+    assert_null(pst_get(s, 1));
+    pst_free(s);
+}
+
 static void test_pst_truncate_to_drops_batches(void **state) {
     (void)state;
     pst_t *s = pst_new("t-0");
@@ -384,6 +398,7 @@ int main(void) {
         cmocka_unit_test(test_pst_check_no_producer_id_always_ok),
         cmocka_unit_test(test_pst_producers_are_independent),
         cmocka_unit_test(test_pst_expire_removes_idle_producers),
+        cmocka_unit_test(test_pst_maybe_expire_runs_on_interval),
         cmocka_unit_test(test_pst_truncate_to_drops_batches),
         cmocka_unit_test(test_pst_snapshot_encode_decode_roundtrip),
         cmocka_unit_test(test_pst_snapshot_write_and_reload),

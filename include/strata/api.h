@@ -83,6 +83,7 @@ typedef struct broker_cfg {
     int32_t replica_fetch_wait_max_ms;
     int32_t replica_fetch_max_bytes;
     int32_t replica_fetch_response_max_bytes;
+    int32_t replica_fetch_min_bytes;
     int32_t replica_fetch_backoff_ms;
     int64_t replica_high_watermark_checkpoint_interval_ms;
     bool auto_leader_rebalance_enable;

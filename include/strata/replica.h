@@ -102,6 +102,7 @@ typedef struct rm_config {
     int32_t replica_fetch_wait_max_ms;        /* replica.fetch.wait.max.ms, 500 */
     int32_t replica_fetch_max_bytes;          /* replica.fetch.max.bytes, 1048576 */
     int32_t replica_fetch_response_max_bytes; /* replica.fetch.response.max.bytes, 10485760 */
+    int32_t replica_fetch_min_bytes;          /* replica.fetch.min.bytes, 1 */
     int32_t replica_fetch_backoff_ms;         /* replica.fetch.backoff.ms, 1000 */
     int64_t hw_checkpoint_interval_ms; /* replica.high.watermark.checkpoint.interval.ms, 5000 */
 } rm_config_t;

@@ -253,7 +253,7 @@ static void send_fetch(fetcher_t *f) {
     kp_init_FetchRequest(&rq);
     rq.replica_id = cfg->broker_id;
     rq.max_wait_ms = cfg->replica_fetch_wait_max_ms;
-    rq.min_bytes = 1;
+    rq.min_bytes = cfg->replica_fetch_min_bytes > 0 ? cfg->replica_fetch_min_bytes : 1;
     rq.max_bytes = cfg->replica_fetch_response_max_bytes;
     rq.isolation_level = 0;
     rq.session_id = 0;

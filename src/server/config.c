@@ -134,6 +134,8 @@ const cfg_def_t cfg_broker_defs[] = {
      "Bytes a follower fetches per partition (the first batch is always whole)"},
     {"replica.fetch.response.max.bytes", CFG_INT32, F(replica_fetch_response_max_bytes), "10485760",
      0, I32MAX, "Bytes a follower fetches per request"},
+    {"replica.fetch.min.bytes", CFG_INT32, F(replica_fetch_min_bytes), "1", 1, I32MAX,
+     "Bytes a follower's Fetch waits for (up to replica.fetch.wait.max.ms)"},
     {"replica.fetch.backoff.ms", CFG_INT32, F(replica_fetch_backoff_ms), "1000", 0, I32MAX,
      "Pause of a follower fetcher after an error"},
     {"replica.high.watermark.checkpoint.interval.ms", CFG_INT64,

@@ -281,6 +281,7 @@ static int start(broker_t *b) {
         .replica_fetch_wait_max_ms = b->cfg.replica_fetch_wait_max_ms,
         .replica_fetch_max_bytes = b->cfg.replica_fetch_max_bytes,
         .replica_fetch_response_max_bytes = b->cfg.replica_fetch_response_max_bytes,
+        .replica_fetch_min_bytes = b->cfg.replica_fetch_min_bytes,
         .replica_fetch_backoff_ms = b->cfg.replica_fetch_backoff_ms,
         .hw_checkpoint_interval_ms = b->cfg.replica_high_watermark_checkpoint_interval_ms,
     };

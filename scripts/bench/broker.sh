@@ -6,15 +6,20 @@
 #
 #   scripts/bench/broker.sh [strata-bench args...]     e.g. --records 200000 --sizes 1024
 #
+# STRATA_BUILD_DIR picks another (Release) build directory; STRATA_BENCH_NO_BUILD=1 uses the
+# binaries already there.
+#
 # Not a test: nothing here asserts a duration.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="$ROOT/build"
+BUILD="${STRATA_BUILD_DIR:-$ROOT/build}"
 
-"$ROOT/scripts/install-deps.sh"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target strata-broker strata-bench
+if [[ -z "${STRATA_BENCH_NO_BUILD:-}" ]]; then
+    "$ROOT/scripts/install-deps.sh"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target strata-broker strata-bench
+fi
 
 DATA="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench.XXXXXX")"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

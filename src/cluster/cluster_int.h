@@ -116,6 +116,7 @@ struct ctl {
     bool registered;
     bool reg_retried; /* the registration create was re-sent after a connection loss */
     char *reg_json;   /* what we wrote to /brokers/ids/<id> */
+    bool reg_waiting; /* for our stale registration (earlier session) to expire */
     bool shutting_down;
     coord_done_cb start_done;
     void *start_arg;

@@ -55,6 +55,7 @@ static void ensure_path(ctl_t *ctl, const char *path, const char *data) {
 
 static void send_registration(ctl_t *ctl);
 static void on_registered(void *arg, int rc, const char *path);
+static void on_stale_watch(void *arg, coord_event_t ev, const char *path);
 
 static void registration_result(ctl_t *ctl, int rc) {
     bool first = ctl->start_done != NULL;
@@ -106,9 +107,47 @@ static void on_existing(void *arg, int rc, const char *data, size_t len, int32_t
         send_registration(ctl); /* it went away meanwhile (an old session expired) */
         return;
     }
-    bool ours = rc == 0 && ctl->reg_json && len == strlen(ctl->reg_json) &&
+    bool ours = ctl->reg_retried && rc == 0 && ctl->reg_json && len == strlen(ctl->reg_json) &&
                 memcmp(data, ctl->reg_json, len) == 0;
-    registration_result(ctl, ours ? 0 : STRATA_EEXISTS);
+    if (ours) {
+        registration_result(ctl, 0);
+        return;
+    }
+    /* Our own previous incarnation (killed, restarted before its session expired) left a
+     * registration with our very endpoint: wait for ZooKeeper to expire it, as a restarted
+     * Kafka broker does. Another live broker with this id has another endpoint (two
+     * processes cannot listen on one host:port): that is the duplicate-id error. */
+    mdc_broker_t old;
+    bool same_endpoint = false;
+    if (rc == 0 && zkpath_broker_parse(data, len, ctl->cfg.broker_id, &old) == 0) {
+        same_endpoint = strcmp(old.host, ctl->cfg.host) == 0 && old.port == ctl->cfg.port;
+        free(old.host);
+        free(old.rack);
+    }
+    if (!same_endpoint || ctl->shutting_down) {
+        registration_result(ctl, STRATA_EEXISTS);
+        return;
+    }
+    if (!ctl->reg_waiting) {
+        slog_warn("[Registration] /brokers/ids/%d holds this broker's endpoint from an earlier "
+                  "session: waiting for ZooKeeper to expire it",
+                  (int)ctl->cfg.broker_id);
+    }
+    ctl->reg_waiting = true;
+    /* The data watch armed by the read above fires when the node goes: register then. */
+}
+
+/* Fires when the stale registration changes or goes. */
+static void on_stale_watch(void *arg, coord_event_t ev, const char *path) {
+    ctl_t *ctl = arg;
+    (void)ev;
+    (void)path;
+    if (ctl->dead || !ctl->reg_waiting || ctl->shutting_down) {
+        return;
+    }
+    ctl->reg_waiting = false;
+    ctl->reg_retried = true; /* a NODEEXISTS now is examined again */
+    send_registration(ctl);
 }
 
 static void on_registered(void *arg, int rc, const char *path) {
@@ -125,10 +164,10 @@ static void on_registered(void *arg, int rc, const char *path) {
     if (rc == STRATA_ESESSION) {
         return; /* the session expired: on_session (controller.c) registers again */
     }
-    if (rc == STRATA_EEXISTS && ctl->reg_retried) {
+    if (rc == STRATA_EEXISTS) {
         char *p = zkpath_broker(ctl->cfg.broker_id);
         ctl_ref(ctl);
-        if (coord_get(ctl->coord, p, NULL, NULL, on_existing, ctl) != 0) {
+        if (coord_get(ctl->coord, p, on_stale_watch, ctl, on_existing, ctl) != 0) {
             ctl_unref(ctl);
             registration_result(ctl, rc);
         }

@@ -77,13 +77,15 @@ static void on_mdc_event(void *arg, mdc_event_t ev, const char *topic, int32_t p
     b->events++;
 }
 
+static int32_t g_port_offset; /* another endpoint for the same id (a different process) */
+
 static void broker_start(uv_loop_t *loop, coord_t *coord, broker_t *b, int32_t id,
                          const char *rack) {
     memset(b, 0, sizeof(*b));
     b->coord = coord;
     ctl_config_t cfg = {.broker_id = id,
                         .host = "127.0.0.1",
-                        .port = 9092 + id,
+                        .port = 9092 + id + g_port_offset,
                         .rack = rack,
                         .num_partitions = 1,
                         .default_replication = 1,
@@ -391,7 +393,9 @@ static void test_duplicate_broker_id_rejected(void **state) {
     broker_start(&loop, c1, &a, 7, NULL);
     assert_true(run_until(&loop, started, &a, 5000));
     assert_int_equal(a.start_rc, 0);
+    g_port_offset = 100;
     broker_start(&loop, c2, &b, 7, NULL);
+    g_port_offset = 0;
     assert_true(run_until(&loop, started, &b, 5000));
     assert_int_equal(b.start_rc, STRATA_EEXISTS);
     /* The loser's shutdown must not delete the winner's registration. */
@@ -833,11 +837,43 @@ static void test_controller_fenced_by_epoch(void **state) {
     cluster_stop(&c);
 }
 
+static bool reg_waiting(void *arg) {
+    return ((broker_t *)arg)->ctl->reg_waiting;
+}
+
+/* A restarted broker finds its own registration from the earlier session (same endpoint):
+ * it waits for that session to go, then registers. */
+static void test_stale_own_registration_waits(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    coord_t *c1, *c2;
+    assert_int_equal(coord_local_open(&loop, NULL, &c1), 0);
+    assert_int_equal(coord_local_open_session(c1, &c2), 0);
+    broker_t old, fresh;
+    broker_start(&loop, c1, &old, 5, NULL);
+    assert_true(run_until(&loop, started, &old, 5000));
+    assert_int_equal(old.start_rc, 0);
+    broker_start(&loop, c2, &fresh, 5, NULL);
+    /* It is waiting, not failing: nothing reported while the old session lives. */
+    assert_true(run_until(&loop, reg_waiting, &fresh, 5000));
+    assert_false(fresh.started);
+    ctl_free(old.ctl); /* the old process dies: its session goes */
+    coord_close(c1);
+    assert_true(run_until(&loop, started, &fresh, 5000));
+    assert_int_equal(fresh.start_rc, 0);
+    assert_true(run_until(&loop, is_controller, &fresh, 5000));
+    broker_kill(&fresh);
+    drain(&loop);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_standalone_register_elect_create),
         cmocka_unit_test(test_create_before_cache_loaded_waits),
         cmocka_unit_test(test_duplicate_broker_id_rejected),
+        cmocka_unit_test(test_stale_own_registration_waits),
         cmocka_unit_test(test_cluster_elects_one_controller_and_assigns),
         cmocka_unit_test(test_failover_on_broker_loss),
         cmocka_unit_test(test_controlled_shutdown_moves_leaders),

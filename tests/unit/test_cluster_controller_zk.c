@@ -148,7 +148,7 @@ static void broker_start(cluster_t *c, int i, int32_t id, const char *rack) {
     assert_int_equal(coord_zk_open(&c->loop, c->connect, SESSION_MS, &b->coord), 0);
     ctl_config_t cfg = {.broker_id = id,
                         .host = "127.0.0.1",
-                        .port = 19092 + id,
+                        .port = 19092 + id + (i == 3 ? 100 : 0), /* b[3]: another process */
                         .rack = rack,
                         .num_partitions = 1,
                         .default_replication = 1,

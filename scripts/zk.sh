@@ -106,17 +106,15 @@ EOF
     local pid=$!
     echo "$pid" >"$dir/zk.pid"
     if [[ -n ${ZK_OWNER_PID:-} ]]; then
-        # A test that dies (ctest timeout, kill -9) must not leave a server behind.
-        (
-            while kill -0 "$ZK_OWNER_PID" 2>/dev/null && alive "$pid"; do
-                sleep 1
-            done
-            if alive "$pid"; then
-                kill -TERM "$pid" 2>/dev/null || true
-                sleep 5
-                kill -KILL "$pid" 2>/dev/null || true
-            fi
-        ) >/dev/null 2>&1 </dev/null &
+        # A test that dies (ctest timeout, kill -9) must not leave a server behind. The
+        # watchdog has its own session so that killing the caller's process group spares it.
+        setsid bash -c '
+            owner=$1 pid=$2
+            up() { kill -0 "$1" 2>/dev/null && [[ $(awk "{print \$3}" /proc/$1/stat 2>/dev/null) != Z ]]; }
+            while up "$owner" && up "$pid"; do sleep 1; done
+            if up "$pid"; then
+                kill -TERM "$pid" 2>/dev/null; sleep 5; kill -KILL "$pid" 2>/dev/null
+            fi' zk-watchdog "$ZK_OWNER_PID" "$pid" >/dev/null 2>&1 </dev/null &
         disown
     fi
     local deadline=$((SECONDS + ${ZK_START_TIMEOUT:-60}))

@@ -19,7 +19,7 @@ typedef struct flush_job {
     uint64_t gen;
     bool sync_dir;
     int status;
-    const char *failed_path; /* borrowed from a kept segment, or log->dir */
+    int failed; /* index into segs of the failed fsync, -1 = the directory */
 } flush_job_t;
 
 static void start_flush(log_t *log);
@@ -37,14 +37,14 @@ static void flush_work(void *arg) {
         }
         if (rc != 0) {
             job->status = rc;
-            job->failed_path = s->log_path;
+            job->failed = i; /* the path is read on the loop: retention may rename it */
         }
     }
     if (job->status == 0 && job->sync_dir) {
         int rc = fs_fsync_dir(job->log->dir);
         if (rc != 0) {
             job->status = rc;
-            job->failed_path = job->log->dir;
+            job->failed = -1;
         }
     }
 }
@@ -82,7 +82,8 @@ static void flush_after(void *arg) {
     log_t *log = job->log;
     log->flush_inflight = false;
     if (job->status != 0) {
-        log_fail(log, job->status, "fsync", job->failed_path);
+        log_fail(log, job->status, "fsync",
+                 job->failed >= 0 ? job->segs[job->failed]->log_path : log->dir);
     } else {
         for (int i = 0; i < job->nsegs; i++) {
             if (job->sync_index[i]) {

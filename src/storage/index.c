@@ -106,9 +106,10 @@ void idx_close(idx_file_t *ix) {
     ix->path = NULL;
 }
 
+/* fsync of the fd is enough: Linux tracks pages dirtied through a MAP_SHARED map and
+ * writes them back with the file. No msync, so a worker never touches the map while
+ * the loop thread may be remapping it. @locality any (the fd outlives the segment's
+ * references). */
 int idx_fsync(idx_file_t *ix) {
-    if (ix->map && ix->entries > 0 && msync(ix->map, ix->map_len, MS_SYNC) != 0) {
-        return -errno;
-    }
     return fs_fsync(ix->fd);
 }

@@ -222,13 +222,16 @@ static void maybe_create_topic(gcb_t *g) {
 /* Reads the whole partition into the coordinator. Blocking reads of the page cache. */
 static int load_partition(gcb_t *g, int32_t partition, part_t *p) {
     gc_load_begin(g->gc, partition);
-    int64_t offset = part_log_start_offset(p);
-    int64_t end = part_high_watermark(p);
+    /* up to the log end, as Kafka's loadGroupsAndOffsets: a new leader's high watermark may
+     * still trail the commits it holds */
+    log_t *log = part_log(p);
+    int64_t offset = log_start_offset(log);
+    int64_t end = log_end_offset(log);
     buf_t b = BUF_INIT;
     int rc = 0;
     while (offset < end) {
         log_slice_t sl;
-        rc = rm_read(p, offset, 1 << 20, &sl);
+        rc = log_read(log, offset, 1 << 20, INT64_MAX, &sl);
         if (rc < 0 || sl.len <= 0) {
             log_slice_release(&sl);
             break;

@@ -12,13 +12,20 @@ if(TARGET strata-broker AND TARGET strata AND STRATA_GROUPS_PYTHON3)
     if(TARGET strata-idemprod)
         list(APPEND strata_groups_env "STRATA_IDEMPROD=$<TARGET_FILE:strata-idemprod>")
     endif()
-    foreach(driver kcat idempotence kafkajs cli bad_input)
+    if(TARGET strata-zkdump)
+        list(APPEND strata_groups_env "STRATA_ZKDUMP=$<TARGET_FILE:strata-zkdump>")
+    endif()
+    foreach(driver kcat idempotence kafkajs cli bad_input cluster)
         if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/test_groups_${driver}.py)
             add_test(NAME groups_${driver}
                      COMMAND ${STRATA_GROUPS_PYTHON3}
                              ${CMAKE_CURRENT_LIST_DIR}/test_groups_${driver}.py)
+            set(labels integration)
+            if(driver STREQUAL "cluster")
+                set(labels "integration;slow") # ZooKeeper + 3 brokers (tests/cluster harness)
+            endif()
             set_tests_properties(groups_${driver} PROPERTIES
-                                 LABELS integration TIMEOUT 600 SKIP_RETURN_CODE 77
+                                 LABELS "${labels}" TIMEOUT 900 SKIP_RETURN_CODE 77
                                  ENVIRONMENT "${strata_groups_env}")
         endif()
     endforeach()

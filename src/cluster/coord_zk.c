@@ -458,6 +458,24 @@ static void on_chroot_create(int rc, const char *value, const void *data) {
     (void)data;
 }
 
+/* The C client's own diagnostics (WARN and up), in our log format, as warnings: the
+ * connection-level trouble it reports is ridden out, and session-level outcomes are logged
+ * by deliver_session. The message starts with its own timestamp, thread and level: keep
+ * what follows "ZOO_<LEVEL>@". @locality zookeeper */
+static void on_client_log(const char *message) {
+    const char *m = message ? message : "";
+    const char *zoo = strstr(m, "ZOO_");
+    if (zoo) {
+        const char *at = strchr(zoo, '@');
+        m = at ? at + 1 : zoo;
+    }
+    size_t n = strlen(m);
+    while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == '\r')) {
+        n--;
+    }
+    slog_warn("[ZooKeeper client] %.*s", (int)n, m);
+}
+
 /* ---------------------------------------------------------------- thread-pool jobs */
 
 static void job_work(uv_work_t *w) {
@@ -467,8 +485,8 @@ static void job_work(uv_work_t *w) {
     }
     if (job->open_conn) {
         errno = 0;
-        job->opened = zookeeper_init(job->z->hosts, on_session, job->z->session_timeout_ms, NULL,
-                                     job->open_conn, 0);
+        job->opened = zookeeper_init2(job->z->hosts, on_session, job->z->session_timeout_ms, NULL,
+                                      job->open_conn, 0, on_client_log);
         job->open_errno = job->opened ? 0 : errno;
     }
 }

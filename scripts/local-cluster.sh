@@ -30,7 +30,7 @@ while [[ $# -gt 0 ]]; do
     --zk-port) ZK_PORT=$2; shift 2 ;;
     --build) BUILD=$2; shift 2 ;;
     --override) OVERRIDES+=(--override "$2"); shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "local-cluster.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -38,7 +38,7 @@ done
 "$ROOT/scripts/zk.sh" check || exit 2
 if [[ ! -x $BUILD/strata-broker ]]; then
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target strata-broker strata
+    cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target strata-broker strata strata-zkdump
 fi
 
 mkdir -p "$DIR/zk"

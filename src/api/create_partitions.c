@@ -105,8 +105,9 @@ void api_handle_CreatePartitions(api_call_t *call) {
         it->validate_only = rq->validate_only;
         it->timeout_ms = rq->timeout_ms;
         st->pending++;
-        int rc = ctl_create_partitions(call->ctx->ctl, t->name, t->count, a, rf, rq->validate_only,
-                                       on_done, it);
+        int rc = ctl_create_partitions_rows(call->ctx->ctl, t->name, t->count, a,
+                                            a ? t->n_assignments : -1, rf, rq->validate_only,
+                                            on_done, it);
         if (rc != 0) {
             st->pending--;
             set_result(st, i, api_kafka_error(rc), strata_strerror(rc));

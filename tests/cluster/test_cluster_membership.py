@@ -6,10 +6,12 @@
   Metadata from every broker lists the three brokers.
 - controller failover: kill -9 of the controller -> another broker is controller within 2 s with
   a higher /controller_epoch.
+- session expiry: a broker frozen past its session timeout re-registers when it resumes.
 - duplicate broker.id: a second broker with a taken id exits with a clear error and leaves the
   first one's registration alone.
 """
 
+import signal
 import subprocess
 import time
 
@@ -87,6 +89,28 @@ def case_controller_failover_within_2s():
               (new, new_epoch), (cid, e))
 
 
+def case_paused_broker_session_expires_and_reregisters():
+    """A broker frozen (SIGSTOP, like a long GC pause) past its session timeout loses its
+    session; resumed, it learns of the expiry, opens a new session and registers again."""
+    with ch.Cluster("exp") as c:
+        cid = ch.poll("a controller", lambda: c.controller()[0], 20.0)
+        victim = next(b for b in sorted(c.brokers) if b != cid)
+        proc = c.brokers[victim].proc
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            c.wait_registered([b for b in c.brokers if b != victim])
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        c.wait_registered([1, 2, 3])
+        reg = c.zk.get_json("/brokers/ids/%d" % victim)
+        check(reg["port"] == c.brokers[victim].port, "re-registered with its port",
+              c.brokers[victim].port, reg["port"])
+        ch.poll("broker %d serves Metadata listing brokers 1..3 again" % victim,
+                lambda: sorted(x["id"] for x in c.kcat_metadata(c.brokers[victim])["brokers"])
+                == [1, 2, 3], 15.0)
+        check(c.brokers[victim].alive(), "broker %d still running" % victim, "alive", "exited")
+
+
 def case_duplicate_broker_id_rejected():
     with ch.Cluster("dup") as c:
         original = c.zk.get("/brokers/ids/2")
@@ -123,5 +147,7 @@ if __name__ == "__main__":
     h.run_cases([
         ("registration", case_registration),
         ("controller_failover_within_2s", case_controller_failover_within_2s),
+        ("paused_broker_session_expires_and_reregisters",
+         case_paused_broker_session_expires_and_reregisters),
         ("duplicate_broker_id_rejected", case_duplicate_broker_id_rejected),
     ])

@@ -317,7 +317,9 @@ def kcat_produce(broker, topic, lines, key_delim=None, partition=None, extra=())
     cmd += list(extra)
     data = b"".join(l + b"\n" for l in lines)
     rc, _out, err = run(cmd, data)
-    check(rc == 0 and "ERROR" not in err and "failed" not in err.lower(),
+    # Transient connection errors are logged and retried by librdkafka; only a failed delivery
+    # counts (what was delivered is checked by reading it back).
+    check(rc == 0 and "delivery failed" not in err.lower(),
           "kcat -P to %s exits 0 without delivery errors" % topic, "rc 0", "rc %d: %s" %
           (rc, err[-1500:]))
 

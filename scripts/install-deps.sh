@@ -7,7 +7,7 @@ set -euo pipefail
 
 # Debian 12 (bookworm) package names.
 PACKAGES=(
-    build-essential cmake pkg-config git  # toolchain
+    build-essential cmake pkg-config      # toolchain
     clang clang-format libclang-rt-14-dev # fuzzer, sanitizer runtime, formatter (clang 14)
     libuv1-dev libzookeeper-mt-dev libxxhash-dev libcmocka-dev libjansson-dev # build deps
     librdkafka-dev kcat                   # benchmark and integration-test clients
@@ -18,7 +18,7 @@ PACKAGES=(
 
 # A tool that is already on PATH from another source (e.g. NodeSource's nodejs, which bundles
 # npm and conflicts with Debian's npm package; or a pyenv python3) counts as installed.
-declare -A PROVIDED_BY_COMMAND=([nodejs]=node [npm]=npm [python3]=python3 [git]=git)
+declare -A PROVIDED_BY_COMMAND=([nodejs]=node [npm]=npm [python3]=python3)
 
 missing=()
 # One dpkg-query call for all packages; unknown packages print nothing (stderr discarded).

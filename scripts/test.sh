@@ -12,6 +12,8 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JOBS="$(nproc 2>/dev/null || echo 2)"
 FUZZ_SECONDS="${STRATA_FUZZ_SECONDS:-60}"
+BUILD="${STRATA_BUILD_DIR:-$ROOT/build}"           # overridable so a developer's run does not
+ASAN_BUILD="${STRATA_ASAN_BUILD_DIR:-$ROOT/build-asan}" # clash with another one on the machine
 failed=()
 passed=()
 
@@ -58,15 +60,15 @@ build() { # build DIR CMAKE_ARGS...
 step install-deps "$ROOT/scripts/install-deps.sh" || finish
 step npm-ci npm_ci || finish
 
-if step build build "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+if step build build "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
     step format "$ROOT/scripts/format.sh" --check
     # Unit tests, then integration and slow tests (each starts its own broker on its own port).
-    step ctest ctest --test-dir "$ROOT/build" -j2 --output-on-failure --timeout 600
+    step ctest ctest --test-dir "$BUILD" -j2 --output-on-failure --timeout 600
 fi
 
-if step build-asan build "$ROOT/build-asan" -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON; then
+if step build-asan build "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON; then
     step ctest-asan-unit env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        ctest --test-dir "$ROOT/build-asan" -L unit -j2 --output-on-failure --timeout 600
+        ctest --test-dir "$ASAN_BUILD" -L unit -j2 --output-on-failure --timeout 600
 fi
 
 step fuzz "$ROOT/scripts/fuzz.sh" "$FUZZ_SECONDS"

@@ -756,7 +756,10 @@ def main():
         print("gen_proto: generated files are up to date")
         return
 
-    files = sorted(glob.glob(os.path.join(args.schemas, "*.json")))
+    # Kafka's schema folder, plus the few layouts Strata describes itself (scripts/proto-schemas).
+    extra = os.path.join(os.path.dirname(os.path.abspath(__file__)), "proto-schemas")
+    files = sorted(glob.glob(os.path.join(args.schemas, "*.json")) +
+                   glob.glob(os.path.join(extra, "*.json")))
     if not files:
         sys.exit("no schema files in %s" % args.schemas)
     msgs = [Message(load_schema(p)) for p in files]

@@ -36,8 +36,9 @@ typedef enum kp_api_key {
     KP_API_OffsetForLeaderEpoch = 23,
     KP_API_DescribeConfigs = 32,
     KP_API_CreatePartitions = 37,
+    KP_API_DeleteGroups = 42,
 } kp_api_key_t;
-#define KP_API_COUNT 23 /* entries in the API table */
+#define KP_API_COUNT 24 /* entries in the API table */
 
 typedef struct kp_api_info {
     int16_t api_key;
@@ -1541,5 +1542,41 @@ int kp_decode_CreatePartitionsResponse(kp_rd_t *rd, int16_t version,
 /** An unknown version sets wr->err = STRATA_EINVAL and writes nothing. */
 void kp_encode_CreatePartitionsResponse(kp_wr_t *wr, int16_t version,
                                         const kp_CreatePartitionsResponse_t *in);
+
+/* ---------------- DeleteGroupsRequest (request api key 42, versions 0-2, flexible 2+) */
+
+typedef struct kp_DeleteGroupsRequest {
+    int32_t n_groups_names; /* -1 = null */
+    char **groups_names;    /* versions 0+ */
+} kp_DeleteGroupsRequest_t;
+
+void kp_init_DeleteGroupsRequest(kp_DeleteGroupsRequest_t *m);
+/** @returns 0, STRATA_ECORRUPT, or STRATA_EINVAL for a version outside 0-2. */
+int kp_decode_DeleteGroupsRequest(kp_rd_t *rd, int16_t version, kp_DeleteGroupsRequest_t *out);
+/** An unknown version sets wr->err = STRATA_EINVAL and writes nothing. */
+void kp_encode_DeleteGroupsRequest(kp_wr_t *wr, int16_t version,
+                                   const kp_DeleteGroupsRequest_t *in);
+
+/* ---------------- DeleteGroupsResponse (response api key 42, versions 0-2, flexible 2+) */
+
+typedef struct kp_DeleteGroupsResponse_DeletableGroupResult {
+    char *group_id;     /* versions 0+ */
+    int16_t error_code; /* versions 0+ */
+} kp_DeleteGroupsResponse_DeletableGroupResult_t;
+
+typedef struct kp_DeleteGroupsResponse {
+    int32_t throttle_time_ms;                                /* versions 0+ */
+    int32_t n_results;                                       /* -1 = null */
+    kp_DeleteGroupsResponse_DeletableGroupResult_t *results; /* versions 0+ */
+} kp_DeleteGroupsResponse_t;
+
+void kp_init_DeleteGroupsResponse_DeletableGroupResult(
+    kp_DeleteGroupsResponse_DeletableGroupResult_t *m);
+void kp_init_DeleteGroupsResponse(kp_DeleteGroupsResponse_t *m);
+/** @returns 0, STRATA_ECORRUPT, or STRATA_EINVAL for a version outside 0-2. */
+int kp_decode_DeleteGroupsResponse(kp_rd_t *rd, int16_t version, kp_DeleteGroupsResponse_t *out);
+/** An unknown version sets wr->err = STRATA_EINVAL and writes nothing. */
+void kp_encode_DeleteGroupsResponse(kp_wr_t *wr, int16_t version,
+                                    const kp_DeleteGroupsResponse_t *in);
 
 #endif /* STRATA_PROTO_GEN_H */

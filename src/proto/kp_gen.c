@@ -40,6 +40,7 @@ static const kp_api_info_t api_table[] = {
     {23, "OffsetForLeaderEpoch", 0, 4, 4},
     {32, "DescribeConfigs", 0, 4, 4},
     {37, "CreatePartitions", 0, 3, 2},
+    {42, "DeleteGroups", 0, 2, 2},
 };
 
 const kp_api_info_t *kp_api_info(int16_t api_key) {
@@ -7686,6 +7687,156 @@ void kp_encode_CreatePartitionsResponse(kp_wr_t *wr, int16_t version,
     enc_CreatePartitionsResponse(wr, version, in);
 }
 
+/* ================================================================ DeleteGroupsRequest */
+
+void kp_init_DeleteGroupsRequest(kp_DeleteGroupsRequest_t *m) {
+    memset(m, 0, sizeof(*m));
+}
+
+static void dec_DeleteGroupsRequest(kp_rd_t *rd, int16_t version, kp_DeleteGroupsRequest_t *out) {
+    const bool flex = version >= 2;
+    (void)flex;
+    (void)version;
+    {
+        int32_t n = kp_rd_array_len(rd, flex, false, 1);
+        out->n_groups_names = n;
+        out->groups_names = NULL;
+        if (n > 0) {
+            out->groups_names = arena_alloc(rd->arena, (size_t)n * sizeof(*out->groups_names));
+            for (int32_t i = 0; i < n && !rd->err; i++) {
+                out->groups_names[i] = kp_rd_string(rd, flex, false);
+            }
+        }
+    }
+    if (flex) {
+        kp_rd_skip_tags(rd);
+    }
+}
+
+static void enc_DeleteGroupsRequest(kp_wr_t *wr, int16_t version,
+                                    const kp_DeleteGroupsRequest_t *in) {
+    const bool flex = version >= 2;
+    (void)flex;
+    (void)version;
+    kp_wr_array_len(wr, in->n_groups_names, flex, false);
+    for (int32_t i = 0; i < in->n_groups_names; i++) {
+        kp_wr_string(wr, in->groups_names[i], flex, false);
+    }
+    if (flex) {
+        kp_wr_uvarint(wr, 0);
+    }
+}
+
+int kp_decode_DeleteGroupsRequest(kp_rd_t *rd, int16_t version, kp_DeleteGroupsRequest_t *out) {
+    kp_init_DeleteGroupsRequest(out);
+    if (version < 0 || version > 2) {
+        return STRATA_EINVAL;
+    }
+    dec_DeleteGroupsRequest(rd, version, out);
+    return kp_rd_err(rd);
+}
+
+void kp_encode_DeleteGroupsRequest(kp_wr_t *wr, int16_t version,
+                                   const kp_DeleteGroupsRequest_t *in) {
+    if (version < 0 || version > 2) {
+        wr->err = STRATA_EINVAL;
+        return;
+    }
+    enc_DeleteGroupsRequest(wr, version, in);
+}
+
+/* ================================================================ DeleteGroupsResponse */
+
+void kp_init_DeleteGroupsResponse_DeletableGroupResult(
+    kp_DeleteGroupsResponse_DeletableGroupResult_t *m) {
+    memset(m, 0, sizeof(*m));
+    m->group_id = (char *)"";
+}
+
+static void
+dec_DeleteGroupsResponse_DeletableGroupResult(kp_rd_t *rd, int16_t version,
+                                              kp_DeleteGroupsResponse_DeletableGroupResult_t *out) {
+    const bool flex = version >= 2;
+    (void)flex;
+    (void)version;
+    out->group_id = kp_rd_string(rd, flex, false);
+    out->error_code = kp_rd_i16(rd);
+    if (flex) {
+        kp_rd_skip_tags(rd);
+    }
+}
+
+static void enc_DeleteGroupsResponse_DeletableGroupResult(
+    kp_wr_t *wr, int16_t version, const kp_DeleteGroupsResponse_DeletableGroupResult_t *in) {
+    const bool flex = version >= 2;
+    (void)flex;
+    (void)version;
+    kp_wr_string(wr, in->group_id, flex, false);
+    kp_wr_i16(wr, in->error_code);
+    if (flex) {
+        kp_wr_uvarint(wr, 0);
+    }
+}
+
+void kp_init_DeleteGroupsResponse(kp_DeleteGroupsResponse_t *m) {
+    memset(m, 0, sizeof(*m));
+}
+
+static void dec_DeleteGroupsResponse(kp_rd_t *rd, int16_t version, kp_DeleteGroupsResponse_t *out) {
+    const bool flex = version >= 2;
+    (void)flex;
+    (void)version;
+    out->throttle_time_ms = kp_rd_i32(rd);
+    {
+        int32_t n = kp_rd_array_len(rd, flex, false, 4);
+        out->n_results = n;
+        out->results = NULL;
+        if (n > 0) {
+            out->results = arena_alloc(rd->arena, (size_t)n * sizeof(*out->results));
+            for (int32_t i = 0; i < n && !rd->err; i++) {
+                kp_init_DeleteGroupsResponse_DeletableGroupResult(&out->results[i]);
+                dec_DeleteGroupsResponse_DeletableGroupResult(rd, version, &out->results[i]);
+            }
+        }
+    }
+    if (flex) {
+        kp_rd_skip_tags(rd);
+    }
+}
+
+static void enc_DeleteGroupsResponse(kp_wr_t *wr, int16_t version,
+                                     const kp_DeleteGroupsResponse_t *in) {
+    const bool flex = version >= 2;
+    (void)flex;
+    (void)version;
+    kp_wr_i32(wr, in->throttle_time_ms);
+    kp_wr_array_len(wr, in->n_results, flex, false);
+    for (int32_t i = 0; i < in->n_results; i++) {
+        enc_DeleteGroupsResponse_DeletableGroupResult(wr, version, &in->results[i]);
+    }
+    if (flex) {
+        kp_wr_uvarint(wr, 0);
+    }
+}
+
+int kp_decode_DeleteGroupsResponse(kp_rd_t *rd, int16_t version, kp_DeleteGroupsResponse_t *out) {
+    kp_init_DeleteGroupsResponse(out);
+    if (version < 0 || version > 2) {
+        return STRATA_EINVAL;
+    }
+    dec_DeleteGroupsResponse(rd, version, out);
+    return kp_rd_err(rd);
+}
+
+void kp_encode_DeleteGroupsResponse(kp_wr_t *wr, int16_t version,
+                                    const kp_DeleteGroupsResponse_t *in) {
+    if (version < 0 || version > 2) {
+        wr->err = STRATA_EINVAL;
+        return;
+    }
+    enc_DeleteGroupsResponse(wr, version, in);
+}
+
 int kp_decode_request_body(kp_rd_t *rd, int16_t api_key, int16_t version, void **out) {
     switch (api_key) {
     case 0: {
@@ -7803,6 +7954,11 @@ int kp_decode_request_body(kp_rd_t *rd, int16_t api_key, int16_t version, void *
         *out = m;
         return kp_decode_CreatePartitionsRequest(rd, version, m);
     }
+    case 42: {
+        kp_DeleteGroupsRequest_t *m = arena_alloc(rd->arena, sizeof(*m));
+        *out = m;
+        return kp_decode_DeleteGroupsRequest(rd, version, m);
+    }
     default:
         *out = NULL;
         return STRATA_EINVAL;
@@ -7884,6 +8040,9 @@ int kp_encode_request_body(kp_wr_t *wr, int16_t api_key, int16_t version, const 
         return wr->err;
     case 37:
         kp_encode_CreatePartitionsRequest(wr, version, (const kp_CreatePartitionsRequest_t *)in);
+        return wr->err;
+    case 42:
+        kp_encode_DeleteGroupsRequest(wr, version, (const kp_DeleteGroupsRequest_t *)in);
         return wr->err;
     default:
         return STRATA_EINVAL;
@@ -8007,6 +8166,11 @@ int kp_decode_response_body(kp_rd_t *rd, int16_t api_key, int16_t version, void 
         *out = m;
         return kp_decode_CreatePartitionsResponse(rd, version, m);
     }
+    case 42: {
+        kp_DeleteGroupsResponse_t *m = arena_alloc(rd->arena, sizeof(*m));
+        *out = m;
+        return kp_decode_DeleteGroupsResponse(rd, version, m);
+    }
     default:
         *out = NULL;
         return STRATA_EINVAL;
@@ -8088,6 +8252,9 @@ int kp_encode_response_body(kp_wr_t *wr, int16_t api_key, int16_t version, const
         return wr->err;
     case 37:
         kp_encode_CreatePartitionsResponse(wr, version, (const kp_CreatePartitionsResponse_t *)in);
+        return wr->err;
+    case 42:
+        kp_encode_DeleteGroupsResponse(wr, version, (const kp_DeleteGroupsResponse_t *)in);
         return wr->err;
     default:
         return STRATA_EINVAL;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -670,6 +671,61 @@ static void test_coord_zk_close_delivers_shutdown(void **state) {
     assert_int_equal(uv_loop_close(&l), 0);
 }
 
+static void test_coord_zk_nested_chroot_created(void **state) {
+    (void)state;
+    SKIP_IF_NO_ZK();
+    uv_loop_t l;
+    uv_loop_init(&l);
+    char connect[256];
+    snprintf(connect, sizeof(connect), "%s/nested-%d/a/b/", g_hosts, (int)getpid());
+    coord_t *c = NULL;
+    assert_int_equal(coord_zk_open(&l, connect, SESSION_MS, &c), 0);
+    res_t r;
+    assert_int_equal(t_create(&l, c, "/n", "x", COORD_PERSISTENT, NULL), 0);
+    assert_int_equal(t_children(&l, c, "/", NULL, &r), 0);
+    assert_int_equal(r.count, 1);
+    assert_string_equal(r.names[0], "n");
+    close_and_finish(&l, c);
+    assert_int_equal(uv_loop_close(&l), 0);
+
+    uv_loop_init(&l);
+    coord_t *root = open_root(&l);
+    char full[128];
+    snprintf(full, sizeof(full), "/nested-%d/a/b/n", (int)getpid());
+    assert_int_equal(t_get(&l, root, full, NULL, &r), 0);
+    assert_string_equal(r.data, "x");
+    close_and_finish(&l, root);
+    assert_int_equal(uv_loop_close(&l), 0);
+}
+
+static void test_coord_zk_unreachable_server_fails_with_connloss(void **state) {
+    (void)state;
+    uv_loop_t l;
+    uv_loop_init(&l);
+    /* a loopback port nobody listens on: bind one, note it, close it */
+    uv_tcp_t probe;
+    struct sockaddr_in addr;
+    uv_ip4_addr("127.0.0.1", 0, &addr);
+    uv_tcp_init(&l, &probe);
+    assert_int_equal(uv_tcp_bind(&probe, (const struct sockaddr *)&addr, 0), 0);
+    struct sockaddr_in bound;
+    int len = sizeof(bound);
+    assert_int_equal(uv_tcp_getsockname(&probe, (struct sockaddr *)&bound, &len), 0);
+    uv_close((uv_handle_t *)&probe, NULL);
+    uv_run(&l, UV_RUN_NOWAIT);
+    char connect[64];
+    snprintf(connect, sizeof(connect), "127.0.0.1:%d", ntohs(bound.sin_port));
+
+    coord_t *c = NULL;
+    assert_int_equal(coord_zk_open(&l, connect, SESSION_MS, &c), 0);
+    res_t r = {0};
+    assert_int_equal(coord_get(c, "/x", NULL, NULL, on_data, &r), 0);
+    assert_true(run_until(&l, &r.done, WAIT_MS));
+    assert_int_equal(r.rc, STRATA_ECONNLOSS); /* the caller retries */
+    close_and_finish(&l, c);                  /* and closing without ever connecting is clean */
+    assert_int_equal(uv_loop_close(&l), 0);
+}
+
 /* Last: it stops the shared ZooKeeper. */
 static void test_coord_zk_survives_zookeeper_restart(void **state) {
     (void)state;
@@ -717,6 +773,8 @@ int main(void) {
         cmocka_unit_test(test_coord_zk_multi_is_atomic),
         cmocka_unit_test(test_coord_zk_session_expiry_reopens),
         cmocka_unit_test(test_coord_zk_close_delivers_shutdown),
+        cmocka_unit_test(test_coord_zk_nested_chroot_created),
+        cmocka_unit_test(test_coord_zk_unreachable_server_fails_with_connloss),
         cmocka_unit_test(test_coord_zk_survives_zookeeper_restart),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -100,6 +100,33 @@ static int g_append(void *ctx, int32_t partition, uint8_t *batch, size_t len) {
     }
 }
 
+/* Leadership of a __consumer_offsets partition moved away: unload at once, so requests
+ * waiting on its groups (JoinGroup, SyncGroup) get NOT_COORDINATOR and the clients look the
+ * coordinator up again. Loading stays lazy (gcb_prepare on the next request). */
+static void on_mdc_event(void *arg, mdc_event_t ev, const char *topic, int32_t partition) {
+    gcb_t *g = arg;
+    if (g->closing || !g->gc || !topic || strcmp(topic, GC_OFFSETS_TOPIC) != 0) {
+        return;
+    }
+    if (ev != MDC_EV_PARTITION && ev != MDC_EV_TOPIC && ev != MDC_EV_TOPIC_DELETED) {
+        return;
+    }
+    int32_t n = gc_config(g->gc)->offsets_topic_num_partitions;
+    for (int32_t p = 0; p < n; p++) {
+        if ((partition >= 0 && p != partition) || !gc_owns(g->gc, p)) {
+            continue;
+        }
+        const mdc_partition_t *mp = mdc_partition(g->mdc, GC_OFFSETS_TOPIC, p);
+        if (ev == MDC_EV_TOPIC_DELETED || !mp || mp->leader != g->cfg.broker_id ||
+            mp->leader_epoch != g->loaded_epoch[p]) {
+            slog_info("[GroupCoordinator] leadership of %s-%d moved: unloading its groups",
+                      GC_OFFSETS_TOPIC, (int)p);
+            gc_unload(g->gc, p);
+            g->loaded_epoch[p] = -1;
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 gcb_t *gcb_new(uv_loop_t *loop, rm_t *rm, ctl_t *ctl, mdc_t *mdc, coord_t *coord,
@@ -123,6 +150,9 @@ gcb_t *gcb_new(uv_loop_t *loop, rm_t *rm, ctl_t *ctl, mdc_t *mdc, coord_t *coord
     }
     g->pid_next = 1;
     g->pid_end = 0;
+    if (mdc) {
+        mdc_add_listener(mdc, on_mdc_event, g); /* mdc outlives g (freed after it) */
+    }
     return g;
 }
 

@@ -7,7 +7,6 @@
 import os
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "cluster"))
@@ -30,7 +29,12 @@ def case_idempotent_producer_leader_kill():
             proc = subprocess.Popen([h.env_path("STRATA_IDEMPROD"), c.bootstrap(), "ci",
                                      str(RECORDS), "--rate", str(RATE)],
                                     stdout=subprocess.PIPE, stderr=err)
-            time.sleep(3)  # let the producer write for a while before the kill
+            def written():
+                try:
+                    return c.brokers[victim].latest_offset("ci", 0) >= RECORDS // 4
+                except (h.TestFailure, OSError, ValueError):
+                    return False
+            poll("the producer writes a quarter of the records before the kill", written, 60)
             c.brokers[victim].kill()
             survivors = [b for bid, b in c.brokers.items() if bid != victim]
             c.wait_all_leaders("ci", 1, brokers=survivors, exclude=(victim,), deadline_s=10.0)

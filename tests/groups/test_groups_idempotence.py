@@ -6,9 +6,8 @@ duplicate, no gap), in send order within each partition."""
 import os
 import struct
 import subprocess
-import time
 
-from groups_util import check, h
+from groups_util import check, h, poll
 
 import kafka_wire as kw
 
@@ -17,6 +16,14 @@ API_INIT_PRODUCER_ID = 22
 RECORDS = 30000
 RATE = 3000  # records per second: the run spans the kills
 KILLS = 3
+
+
+def log_end(b, topic, partitions):
+    """Sum of the partitions' log end offsets, or None while the broker is not serving them."""
+    try:
+        return sum(b.latest_offset(topic, p) for p in range(partitions))
+    except (h.TestFailure, OSError, ValueError):
+        return None
 
 
 def case_kill9_no_duplicate_no_gap():
@@ -32,8 +39,16 @@ def case_kill9_no_duplicate_no_gap():
                                      str(RECORDS), "--rate", str(RATE)],
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=err)
             kills = 0
+            mark = 0
             while proc.poll() is None and kills < KILLS:
-                time.sleep(1.5)  # spacing of the kills while the producer writes
+                # kill once the producer has written another RECORDS / (KILLS + 2) records
+                step = RECORDS // (KILLS + 2)
+                poll("the producer writes %d more records" % step,
+                     lambda: proc.poll() is not None or (log_end(b, "idem", 3) or 0) >= mark + step,
+                     60)
+                mark = log_end(b, "idem", 3) or mark
+                if proc.poll() is not None:
+                    break
                 b.kill()
                 b.start(keep_port=True)
                 kills += 1

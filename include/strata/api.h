@@ -130,7 +130,8 @@ struct api_req {
     int16_t api_key; /* from the first bytes of the frame, before any decoding */
     int16_t api_version;
     int32_t correlation_id;
-    uint8_t *frame; /* request header + body, in arena; writable (produce rewrites batches) */
+    uint8_t *frame; /* request header + body, owned by the server until the slot is freed;
+                     * writable (produce rewrites batches in place) */
     size_t frame_len;
     arena_t *arena; /* freed by the server after the response is sent */
     const char *peer;

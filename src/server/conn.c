@@ -56,8 +56,7 @@ struct conn {
 
     buf_t in;
     size_t in_off;
-    /* A frame larger than BIG_FRAME being read directly into its request arena. */
-    arena_t *big_arena;
+    /* A frame larger than BIG_FRAME being read directly into its own buffer. */
     uint8_t *big;
     size_t big_size, big_have;
 
@@ -104,6 +103,7 @@ static int64_t seg_len(const slot_t *s, size_t i, bool *is_file, size_t *mem_sta
 static void slot_free(slot_t *s) {
     api_req_release(&s->req);
     arena_free(s->req.arena);
+    free(s->req.frame);
     free(s);
 }
 
@@ -142,7 +142,7 @@ static void on_handle_closed(uv_handle_t *h) {
     srv_t *s = c->srv;
     close(c->fd);
     buf_destroy(&c->in);
-    arena_free(c->big_arena);
+    free(c->big);
     if (c->prev) {
         c->prev->next = c->next;
     } else {
@@ -350,12 +350,14 @@ static void on_req_done(api_req_t *req) {
     conn_kick(c);
 }
 
-/* Hands a whole frame (in arena, which the request takes over) to the handler. */
-static void dispatch(conn_t *c, arena_t *arena, uint8_t *frame, size_t size) {
+/* Hands a whole frame (malloc'd, taken over by the request) to the handler. The frame is
+ * not in the arena because arena memory is zeroed first: a waste for megabytes of
+ * records that are overwritten at once. */
+static void dispatch(conn_t *c, uint8_t *frame, size_t size) {
     slot_t *s = xcalloc(1, sizeof(*s));
     s->conn = c;
     api_req_t *r = &s->req;
-    r->arena = arena;
+    r->arena = arena_new(0);
     r->frame = frame;
     r->frame_len = size;
     r->api_key = (int16_t)be16_get(frame);
@@ -404,11 +406,10 @@ static void process_frames(conn_t *c) {
         }
         if (avail < 4 + (size_t)size) {
             if ((size_t)size > BIG_FRAME) {
-                /* Read the rest straight into the request's arena (no second copy, and
+                /* Read the rest straight into the frame buffer (no second copy, and
                  * the input buffer stays small). */
                 size_t part = avail - 4;
-                c->big_arena = arena_new(0);
-                c->big = arena_alloc(c->big_arena, (size_t)size);
+                c->big = xmalloc((size_t)size);
                 memcpy(c->big, p + 4, part);
                 c->big_size = (size_t)size;
                 c->big_have = part;
@@ -417,10 +418,9 @@ static void process_frames(conn_t *c) {
             break;
         }
         c->in_off += 4 + (size_t)size;
-        arena_t *arena = arena_new(0);
-        uint8_t *frame = arena_alloc(arena, (size_t)size);
+        uint8_t *frame = xmalloc((size_t)size);
         memcpy(frame, p + 4, (size_t)size);
-        dispatch(c, arena, frame, (size_t)size);
+        dispatch(c, frame, (size_t)size);
         if (c->closing) {
             return;
         }
@@ -441,11 +441,9 @@ static void do_read(conn_t *c) {
                 c->big_have += (size_t)n;
                 c->last_active_ms = clock_mono_ms();
                 if (c->big_have == c->big_size) {
-                    arena_t *arena = c->big_arena;
                     uint8_t *frame = c->big;
-                    c->big_arena = NULL;
                     c->big = NULL;
-                    dispatch(c, arena, frame, c->big_size);
+                    dispatch(c, frame, c->big_size);
                     if (c->closing) {
                         return;
                     }

@@ -72,6 +72,12 @@ void log_destroy(log_t *log) {
         free(w);
         w = next;
     }
+    for (int i = 0; i < log->ndels; i++) {
+        for (int j = 0; j < 3; j++) {
+            free(log->dels[i].paths[j]); /* the files stay *.deleted until the next open */
+        }
+    }
+    free(log->dels);
     free(log->segs);
     buf_destroy(&log->scratch);
     free(log->dir);

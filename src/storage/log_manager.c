@@ -417,7 +417,7 @@ static void tick_log(log_t *log, void *arg) {
     logmgr_t *m = arg;
     int64_t start = log_start_offset(log);
     if (!log_is_offline(log)) {
-        log_apply_retention(log);
+        log_apply_retention(log); /* also unlinks *.deleted files that are due */
         log_maybe_flush(log);
     }
     if (log_start_offset(log) != start) {

@@ -33,12 +33,46 @@ static void unlink_after(void *arg) {
     free(job);
 }
 
-void log_schedule_unlink(log_t *log, seg_t *s) {
+static void submit_unlink(log_t *log, char *paths[3]) {
     unlink_job_t *job = xcalloc(1, sizeof(*job));
-    job->paths[0] = xstrdup(s->log_path);
-    job->paths[1] = xstrdup(s->oidx_path);
-    job->paths[2] = xstrdup(s->tidx_path);
+    for (int i = 0; i < 3; i++) {
+        job->paths[i] = paths[i];
+    }
     log->exec.submit(log->exec.ctx, unlink_work, unlink_after, job);
+}
+
+void log_schedule_unlink(log_t *log, seg_t *s) {
+    char *paths[3] = {xstrdup(s->log_path), xstrdup(s->oidx_path), xstrdup(s->tidx_path)};
+    if (log->cfg.file_delete_delay_ms <= 0) {
+        submit_unlink(log, paths);
+        return;
+    }
+    /* Kafka waits log.segment.delete.delay.ms; a restart meanwhile removes *.deleted. */
+    if (log->ndels == log->capdels) {
+        log->capdels = log->capdels ? log->capdels * 2 : 8;
+        log->dels = xrealloc(log->dels, (size_t)log->capdels * sizeof(*log->dels));
+    }
+    pending_delete_t *d = &log->dels[log->ndels++];
+    for (int i = 0; i < 3; i++) {
+        d->paths[i] = paths[i];
+    }
+    d->due_ms = log_now_ms(log) + log->cfg.file_delete_delay_ms;
+}
+
+void log_reap_deleted(log_t *log) {
+    if (log->ndels == 0) {
+        return;
+    }
+    int64_t now = log_now_ms(log);
+    int kept = 0;
+    for (int i = 0; i < log->ndels; i++) {
+        if (log->dels[i].due_ms <= now) {
+            submit_unlink(log, log->dels[i].paths);
+        } else {
+            log->dels[kept++] = log->dels[i];
+        }
+    }
+    log->ndels = kept;
 }
 
 int log_drop_front(log_t *log, int n) {
@@ -82,6 +116,7 @@ int log_apply_retention(log_t *log) {
     if (log->offline) {
         return STRATA_EOFFLINE;
     }
+    log_reap_deleted(log);
     int n = 0;
     const log_config_t *c = &log->cfg;
     if (c->retention_ms >= 0) {

@@ -176,6 +176,12 @@ char *seg_file_path(const char *dir, int64_t base_offset, const char *suffix);
 
 /* ---------------------------------------------------------------- log */
 
+/* Files renamed to *.deleted, unlinked once log.segment.delete.delay.ms has passed. */
+typedef struct pending_delete {
+    char *paths[3];
+    int64_t due_ms;
+} pending_delete_t;
+
 typedef struct flush_waiter {
     log_flush_cb cb;
     void *arg;
@@ -203,7 +209,10 @@ struct log {
     flush_waiter_t *waiters; /* FIFO */
     flush_waiter_t *waiters_tail;
     int64_t last_flush_ms;
-    buf_t scratch; /* reused by appends: no allocation in the steady state */
+    buf_t scratch; /* reused by time lookups */
+    pending_delete_t *dels;
+    int ndels;
+    int capdels;
 };
 
 static inline seg_t *log_active(const log_t *log) {
@@ -217,8 +226,10 @@ int log_push_segment(log_t *log, seg_t *s);
 int log_drop_front(log_t *log, int n);
 /** Recovery and loading of the directory, called by log_open. */
 int log_load_segments(log_t *log, int64_t recovery_point, bool clean_shutdown);
-/** Unlinks the files of a deleted segment on the executor. */
+/** Unlinks the files of a deleted segment on the executor, after the delete delay. */
 void log_schedule_unlink(log_t *log, seg_t *s);
+/** Submits the unlinks whose delay has passed (retention and logmgr_tick call it). */
+void log_reap_deleted(log_t *log);
 /** Trims and syncs indexes, closes: for logmgr_shutdown after log_flush_sync. */
 int log_close_clean(log_t *log);
 void log_destroy(log_t *log);

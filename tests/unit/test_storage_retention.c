@@ -56,6 +56,7 @@ static int setup(void **state) {
     f->cfg.index_size_max_bytes = 1024;
     f->cfg.now_ms = fake_now;
     f->cfg.now_arg = f;
+    f->cfg.file_delete_delay_ms = 0;
     f->now = 1000000;
     *state = f;
     return 0;
@@ -197,12 +198,38 @@ static void test_retention_renames_then_unlinks_on_executor(void **state) {
     free(want);
 }
 
+static void test_retention_waits_delete_delay(void **state) {
+    fixture_t *f = *state;
+    f->cfg.retention_ms = 1000;
+    f->cfg.file_delete_delay_ms = 60000;
+    open_log(f, NULL);
+    fill(f, 7, 1);
+    assert_int_equal(log_apply_retention(f->log), 2);
+    assert_int_equal(count_files(f, ".deleted"), 6);
+    f->now += 59999;
+    assert_int_equal(log_apply_retention(f->log), 0);
+    assert_int_equal(count_files(f, ".deleted"), 6);
+    f->now += 1;
+    assert_int_equal(log_apply_retention(f->log), 0);
+    assert_int_equal(count_files(f, ".deleted"), 0);
+    /* Closed before the delay: the next open removes the leftovers. */
+    fill(f, 6, 1);
+    f->now += 100000;
+    assert_int_equal(log_apply_retention(f->log), 2);
+    assert_int_equal(count_files(f, ".deleted"), 6);
+    log_close(f->log);
+    open_log(f, NULL);
+    assert_int_equal(count_files(f, ".deleted"), 0);
+    assert_int_equal(log_segment_count(f->log), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_retention_by_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_by_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_renames_then_unlinks_on_executor, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_retention_waits_delete_delay, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -561,7 +561,8 @@ static void on_idle(uv_timer_t *t) {
     conn_t *c = t->data;
     uint64_t idle_ms = (uint64_t)c->srv->cfg.connections_max_idle_ms;
     int64_t quiet = clock_mono_ms() - c->last_active_ms;
-    if (quiet >= (int64_t)idle_ms && c->nslots == 0) {
+    /* Idle: nothing in flight, or a response the peer has not read for the whole period. */
+    if (quiet >= (int64_t)idle_ms && (c->nslots == 0 || c->want_write)) {
         slog_info("closing connection from %s: idle for %lld ms (connections.max.idle.ms)", c->peer,
                   (long long)quiet);
         conn_close(c);

@@ -97,10 +97,11 @@ typedef struct rm_config {
     int32_t min_insync_replicas;
     log_config_t log_defaults; /* broker-level log.* settings; topic overrides applied on top */
     /* issue 6, replication (0 = Kafka's default) */
-    coord_t *coord;                           /* ISR writes to the state znodes; NULL = none */
-    int64_t replica_lag_time_max_ms;          /* replica.lag.time.max.ms, 30000 */
-    int32_t replica_fetch_wait_max_ms;        /* replica.fetch.wait.max.ms, 500 */
-    int32_t replica_fetch_max_bytes;          /* replica.fetch.max.bytes, 1048576 */
+    coord_t *coord;                    /* /isr_change_notification; NULL = none */
+    ctl_t *ctl;                        /* ISR writes (ctl_update_isr); NULL = no ISR changes */
+    int64_t replica_lag_time_max_ms;   /* replica.lag.time.max.ms, 30000 */
+    int32_t replica_fetch_wait_max_ms; /* replica.fetch.wait.max.ms, 500 */
+    int32_t replica_fetch_max_bytes;   /* replica.fetch.max.bytes, 1048576 */
     int32_t replica_fetch_response_max_bytes; /* replica.fetch.response.max.bytes, 10485760 */
     int32_t replica_fetch_min_bytes;          /* replica.fetch.min.bytes, 1 */
     int32_t replica_fetch_backoff_ms;         /* replica.fetch.backoff.ms, 1000 */

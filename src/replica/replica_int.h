@@ -43,13 +43,12 @@ void rfm_free(rfm_t *f);
 void isr_write(rm_t *rm, part_t *p, const int32_t *isr, int32_t nisr);
 /** Called by isr.c when a write succeeded: adopt isr at the new znode version. */
 void rm_isr_written(rm_t *rm, const char *topic, int32_t partition, const int32_t *isr,
-                    int32_t nisr, int32_t version, int rc);
+                    int32_t nisr, int rc);
 /** An ISR write holds rm until rm_isr_written. */
 void rm_io_hold(rm_t *rm);
 bool rm_closing(const rm_t *rm);
 /** Fields isr.c needs. */
 void part_state_for_write(const part_t *p, const char **topic, int32_t *partition,
-                          int32_t *leader_epoch, int32_t *controller_epoch, int32_t *version,
-                          bool **inflight);
+                          int32_t *leader_epoch, bool **inflight);
 
 #endif /* STRATA_REPLICA_INT_H */

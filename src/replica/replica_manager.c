@@ -965,18 +965,15 @@ int rm_replica_reset(rm_t *rm, part_t *p, int64_t start) {
 }
 
 void part_state_for_write(const part_t *p, const char **topic, int32_t *partition,
-                          int32_t *leader_epoch, int32_t *controller_epoch, int32_t *version,
-                          bool **inflight) {
+                          int32_t *leader_epoch, bool **inflight) {
     *topic = p->topic;
     *partition = p->partition;
     *leader_epoch = p->leader_epoch;
-    *controller_epoch = p->controller_epoch;
-    *version = p->state_version;
     *inflight = (bool *)&p->isr_inflight;
 }
 
 void rm_isr_written(rm_t *rm, const char *topic, int32_t partition, const int32_t *isr,
-                    int32_t nisr, int32_t version, int rc) {
+                    int32_t nisr, int rc) {
     rm->pending_io--;
     if (rm->freed) {
         maybe_release(rm);
@@ -988,8 +985,8 @@ void rm_isr_written(rm_t *rm, const char *topic, int32_t partition, const int32_
     }
     if (rc != 0) {
         if (rc != STRATA_ESHUTDOWN) {
-            slog_warn("[Partition %s-%d broker=%d] ISR update not written: %s (the controller "
-                      "changed the state; the cache re-reads it)",
+            slog_info("[Partition %s-%d broker=%d] ISR update not written: %s (the state moved "
+                      "on; deciding again from the cache)",
                       topic, (int)partition, (int)rm->cfg.broker_id, strata_strerror(rc));
         }
         return;
@@ -997,14 +994,12 @@ void rm_isr_written(rm_t *rm, const char *topic, int32_t partition, const int32_
     if (p == NULL || !p->leader) {
         return;
     }
-    if (version > p->state_version) {
-        free(p->isr);
-        p->isr = xmalloc((size_t)(nisr ? nisr : 1) * sizeof(int32_t));
-        memcpy(p->isr, isr, (size_t)nisr * sizeof(int32_t));
-        p->nisr = nisr;
-        p->isr_size = nisr;
-        p->state_version = version;
-    }
+    /* Ours until the cache reads it back (with the new znode version). */
+    free(p->isr);
+    p->isr = xmalloc((size_t)(nisr ? nisr : 1) * sizeof(int32_t));
+    memcpy(p->isr, isr, (size_t)nisr * sizeof(int32_t));
+    p->nisr = nisr;
+    p->isr_size = nisr;
     maybe_advance_hw(p);
 }
 

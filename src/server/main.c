@@ -277,6 +277,7 @@ static int start(broker_t *b) {
         .log_defaults = b->cfg.log,
         /* issue 6: replication */
         .coord = b->coord,
+        .ctl = b->ctl,
         .replica_lag_time_max_ms = b->cfg.replica_lag_time_max_ms,
         .replica_fetch_wait_max_ms = b->cfg.replica_fetch_wait_max_ms,
         .replica_fetch_max_bytes = b->cfg.replica_fetch_max_bytes,

@@ -12,6 +12,9 @@ Cases:
   min_isr      two of three brokers down: acks=all gets NOT_ENOUGH_REPLICAS (nothing
                appended) while acks=1 succeeds; brokers back: the ISR expands to 3 and acks=all
                succeeds again.
+  lag          a follower SIGSTOPped (ZooKeeper session longer than the stop) past
+               replica.lag.time.max.ms leaves the ISR by the leader's version-checked write
+               (same leader epoch), acks=all still works with 2 of 3, and it rejoins when resumed.
   divergent    followers fetch slowly (replica.fetch.min.bytes/wait), the leader takes acks=1
                records no follower has (consumers do not see them: above the high watermark),
                then is SIGKILLed; a new leader takes more records; the old leader returns,
@@ -260,7 +263,46 @@ def case_divergent():
               [l for l in log.splitlines() if "truncat" in l][-3:])
 
 
-CASES = [("min_isr", case_min_isr), ("divergent", case_divergent), ("fault", case_fault)]
+# ---------------------------------------------------------------- lag shrink / expand
+
+def case_lag():
+    topic = "lag"
+    # A ZooKeeper session longer than the stop: the follower stays registered, so only the
+    # leader's lag rule can take it out of the ISR.
+    o = dict(BASE, **{"zookeeper.session.timeout.ms": 15000})
+    with ch.Cluster("repl-lag", overrides=o) as c:
+        c.create_topic(c.brokers[1], topic, 1, 3)
+        c.wait_all_leaders(topic, 1)
+        wait_isr(c, topic, 1, 3)
+        st = state(c, topic, 0)
+        leader = st["leader"]
+        fol = [r for r in st["isr"] if r != leader][0]
+        b = c.brokers[fol]
+        os.kill(b.proc.pid, signal.SIGSTOP)
+        try:
+            # Records keep coming (acks=1), so the stopped follower falls behind.
+            replprod(c.brokers[leader].bootstrap, topic, "--count", 20, "--acks", "1")
+            poll("leader %d drops stopped follower %d from the ISR" % (leader, fol),
+                 lambda: fol not in (state(c, topic, 0) or {"isr": [fol]})["isr"],
+                 LAG_MS / 1000.0 + 15, interval_s=0.2, describe=lambda: state(c, topic, 0))
+            st2 = state(c, topic, 0)
+            check(st2["leader"] == leader and st2["leader_epoch"] == st["leader_epoch"],
+                  "same leader and leader epoch after the leader's ISR shrink",
+                  (leader, st["leader_epoch"]), (st2["leader"], st2["leader_epoch"]))
+            s, _ = replprod(c.bootstrap(), topic, "--count", 10, "--acks", "all")
+            check(s["acked"] == "10", "acks=all with 2 of 3 in sync (min.insync.replicas 2)",
+                  "10", s)
+        finally:
+            os.kill(b.proc.pid, signal.SIGCONT)
+        wait_isr(c, topic, 1, 3, deadline_s=30)
+        log = open(c.brokers[leader].log_path, "rb").read().decode(errors="replace")
+        check("shrinking ISR" in log and "expanding ISR" in log,
+              "the leader logged the shrink and the expansion", True,
+              [l for l in log.splitlines() if "ISR" in l][-5:])
+        check(len(consume_partition(c, topic, 0)) == 30, "30 records readable", 30, None)
+
+
+CASES = [("lag", case_lag), ("min_isr", case_min_isr), ("divergent", case_divergent), ("fault", case_fault)]
 
 if __name__ == "__main__":
     ch.skip_unless_zookeeper()

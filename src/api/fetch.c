@@ -102,6 +102,10 @@ static int64_t read_all(api_call_t *call, kp_FetchResponse_t *resp, bool *failed
                 continue;
             }
             pd->error_code = KP_ERR_NONE;
+            if (slice.len > max && total > 0) {
+                /* Only the first partition with data may exceed the limits (KIP-74). */
+                log_slice_release(&slice); /* zeroes it: len 0 below */
+            }
             if (slice.len > 0) {
                 pd->records = kp_records_file(slice.fd, slice.pos, slice.len);
                 api_keep_slice(call, &slice);

@@ -230,6 +230,10 @@ typedef struct ctl_config {
     int32_t default_replication;  /* default.replication.factor */
     bool unclean_leader_election; /* unclean.leader.election.enable */
     bool delete_topic_enable;     /* delete.topic.enable */
+    /* issue 6 (src/cluster/repl_ctl.c): preferred-leader rebalancing; zero = off */
+    bool auto_leader_rebalance;                     /* auto.leader.rebalance.enable */
+    int64_t leader_imbalance_check_interval_ms;     /* leader.imbalance.check.interval.seconds */
+    int32_t leader_imbalance_per_broker_percentage; /* leader.imbalance.per.broker.percentage */
 } ctl_config_t;
 
 /**

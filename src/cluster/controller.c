@@ -350,6 +350,24 @@ static void start_topic_delete(ctl_t *ctl, const char *topic) {
 
 /* ---------------------------------------------------------------- reconcile */
 
+/* issue 6: the topic's unclean.leader.election.enable overrides the broker's. */
+static bool topic_unclean(const ctl_t *ctl, const mdc_topic_t *t) {
+    const char *v = t->config ? props_get(t->config, "unclean.leader.election.enable") : NULL;
+    if (v) {
+        return strcmp(v, "true") == 0;
+    }
+    return ctl->cfg.unclean_leader_election;
+}
+
+static bool in_isr(const mdc_partition_t *p, int32_t id) {
+    for (int32_t i = 0; i < p->nisr; i++) {
+        if (p->isr[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void ctl_reconcile(ctl_t *ctl) {
     if (ctl->dead || !ctl->is_controller || !mdc_synced(ctl->mdc)) {
         return;
@@ -385,8 +403,14 @@ void ctl_reconcile(ctl_t *ctl) {
                 if (elect_initial(p->replicas, p->nreplicas, live, nlive, &leader, isr, &nisr)) {
                     write_state(ctl, t->name, pi, leader, 0, isr, nisr, -1);
                 }
-            } else if (elect_partition(p, live, nlive, ctl->cfg.unclean_leader_election, &leader,
-                                       isr, &nisr)) {
+            } else if (elect_partition(p, live, nlive, topic_unclean(ctl, t), &leader, isr,
+                                       &nisr)) {
+                if (leader >= 0 && !in_isr(p, leader)) {
+                    /* issue 6: unclean.leader.election.enable (broker or topic) */
+                    slog_warn("[Controller id=%d] %s-%d: unclean leader election of %d (no ISR "
+                              "member alive): records acknowledged by the old ISR may be lost",
+                              (int)ctl->cfg.broker_id, t->name, (int)pi, (int)leader);
+                }
                 if (leader != p->leader) {
                     slog_info("[Controller id=%d] %s-%d: leader %d -> %d, isr of %d",
                               (int)ctl->cfg.broker_id, t->name, (int)pi, (int)p->leader,
@@ -419,10 +443,14 @@ void ctl_kick_reconcile(ctl_t *ctl) {
     ctl_defer(ctl, on_kick, ctl);
 }
 
+void ctl_repl_became_controller(ctl_t *ctl); /* issue 6: repl_ctl.c */
+void ctl_repl_free(ctl_t *ctl);
+
 void ctl_became_controller(ctl_t *ctl) {
     map_free(ctl->inflight_parts, NULL);
     ctl->inflight_parts = map_new();
     ctl_reconcile(ctl);
+    ctl_repl_became_controller(ctl); /* issue 6: ISR notifications, preferred leaders */
 }
 
 /* ---------------------------------------------------------------- events */
@@ -528,6 +556,7 @@ void ctl_free(ctl_t *ctl) {
         return;
     }
     ctl->dead = true;
+    ctl_repl_free(ctl); /* issue 6 */
     ctl_admin_drop_deferred(ctl);
     mdc_release(ctl->mdc);
     ctl->mdc = NULL;

@@ -264,6 +264,10 @@ static int start(broker_t *b) {
         .default_replication = b->cfg.default_replication_factor,
         .unclean_leader_election = b->cfg.unclean_leader_election_enable,
         .delete_topic_enable = b->cfg.delete_topic_enable,
+        /* issue 6 */
+        .auto_leader_rebalance = b->cfg.auto_leader_rebalance_enable,
+        .leader_imbalance_check_interval_ms = b->cfg.leader_imbalance_check_interval_seconds * 1000,
+        .leader_imbalance_per_broker_percentage = b->cfg.leader_imbalance_per_broker_percentage,
     };
     rc = ctl_start(&b->loop, b->coord, &cc, on_registered, b, &b->ctl, &b->mdc);
     if (rc != 0) {

@@ -11,7 +11,7 @@ Cases:
                or on non-contiguous offsets.
   min_isr      two of three brokers down: acks=all gets NOT_ENOUGH_REPLICAS (nothing
                appended) while acks=1 succeeds; brokers back: the ISR expands to 3 and acks=all
-               succeeds again.
+               succeeds again; the controller moves leadership back to the preferred replica.
   lag          a follower SIGSTOPped (ZooKeeper session longer than the stop) past
                replica.lag.time.max.ms leaves the ISR by the leader's version-checked write
                (same leader epoch), acks=all still works with 2 of 3, and it rejoins when resumed.
@@ -45,7 +45,8 @@ TestFailure = h.TestFailure
 
 LAG_MS = 3000
 BASE = {"min.insync.replicas": 2, "replica.lag.time.max.ms": LAG_MS,
-        "replica.fetch.backoff.ms": 200, "replica.high.watermark.checkpoint.interval.ms": 500}
+        "replica.fetch.backoff.ms": 200, "replica.high.watermark.checkpoint.interval.ms": 500,
+        "leader.imbalance.check.interval.seconds": 2}
 
 
 def replprod(bootstrap, topic, *args, timeout=240):
@@ -189,10 +190,11 @@ def case_min_isr():
         wait_isr(c, topic, 1, 3)
         s, _ = replprod(c.bootstrap(), topic, "--count", 10, "--acks", "all")
         check(s["acked"] == "10", "acks=all with 3 in sync", "10", s)
-        down = [1, 2]
+        replicas = c.zk_partitions(topic)[0]["replicas"]
+        down, up = replicas[:2], replicas[2]  # the preferred replica goes down too
         for bid in down:
             c.brokers[bid].kill()
-        poll("ISR shrunk to [3]", lambda: (state(c, topic, 0) or {}).get("isr") == [3], 30,
+        poll("ISR shrunk to [%d]" % up, lambda: (state(c, topic, 0) or {}).get("isr") == [up], 30,
              interval_s=0.2, describe=lambda: state(c, topic, 0))
         s, err = replprod(c.bootstrap(), topic, "--count", 5, "--acks", "all", "--set",
                           "message.timeout.ms=5000", "--set", "retries=0")
@@ -209,6 +211,10 @@ def case_min_isr():
         s, _ = replprod(c.bootstrap(), topic, "--count", 10, "--acks", "all")
         check(s["acked"] == "10", "acks=all resumes once the ISR expanded", "10", s)
         check(len(consume_partition(c, topic, 0)) == 25, "25 records readable", 25, None)
+        pref = replicas[0]
+        poll("leadership back on the preferred replica %d (auto.leader.rebalance.enable)" % pref,
+             lambda: (state(c, topic, 0) or {}).get("leader") == pref, 20, interval_s=0.2,
+             describe=lambda: state(c, topic, 0))
 
 
 # ---------------------------------------------------------------- divergent tail + HW
@@ -300,6 +306,13 @@ def case_lag():
               "the leader logged the shrink and the expansion", True,
               [l for l in log.splitlines() if "ISR" in l][-5:])
         check(len(consume_partition(c, topic, 0)) == 30, "30 records readable", 30, None)
+        poll("the controller consumed /isr_change_notification", lambda: c.zk.children(
+            "/isr_change_notification") == [], 15, interval_s=0.2,
+            describe=lambda: c.zk.children("/isr_change_notification"))
+        logs = "".join(open(b.log_path, "rb").read().decode(errors="replace")
+                       for b in c.brokers.values())
+        check("ISR change notification" in logs, "the controller saw the leader's notification",
+              True, False)
 
 
 CASES = [("lag", case_lag), ("min_isr", case_min_isr), ("divergent", case_divergent), ("fault", case_fault)]

@@ -171,4 +171,15 @@ pst_t *pst_open_log(log_t *log);
 /** Writes <log dir>/<map end offset>.snapshot, keeping 2 (shutdown, segment roll). @blocking */
 int pst_snapshot_log(const pst_t *s, log_t *log);
 
+#define PST_SNAPSHOT_INTERVAL 100000 /* offsets between the periodic snapshots */
+
+/**
+ * Every PST_SNAPSHOT_INTERVAL offsets, a snapshot written WITHOUT fsync (a page-cache write
+ * and a rename, allowed on the loop): it only shortens the replay after a crash. A snapshot
+ * lost or torn by a power failure fails its CRC and is ignored (rebuild from an older one or
+ * the log start); one past the recovered log end is deleted by pst_load.
+ * @locality loop
+ */
+void pst_maybe_snapshot(pst_t *s, log_t *log);
+
 #endif /* STRATA_PRODUCER_STATE_H */

@@ -32,7 +32,8 @@
 struct pst {
     char *name;
     int64_t next_expire_check;
-    map_t *producers; /* int64 pid (8 raw bytes) -> pst_entry_t* */
+    int64_t last_snapshot; /* map end offset of the last periodic snapshot */
+    map_t *producers;      /* int64 pid (8 raw bytes) -> pst_entry_t* */
     int64_t map_end_offset;
 };
 
@@ -56,6 +57,7 @@ void pst_clear(pst_t *s) {
     map_free(s->producers, free);
     s->producers = map_new();
     s->map_end_offset = 0;
+    s->last_snapshot = 0;
 }
 
 int32_t pst_last_seq(int32_t base_seq, int32_t last_offset_delta) {
@@ -461,6 +463,58 @@ int pst_snapshot_write(const pst_t *s, const char *dir, int64_t offset, int keep
     return 0;
 }
 
+/* tmp file + rename, no fsync (see pst_maybe_snapshot). */
+static int write_nosync(const char *path, const void *data, size_t n) {
+    char *tmp = xasprintf("%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : fs_write_all(fd, data, n);
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (rc == 0) {
+        rc = fs_rename(tmp, path);
+    }
+    if (rc != 0) {
+        (void)fs_unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+static int snapshot_write_nosync(const pst_t *s, const char *dir, int64_t offset, int keep) {
+    buf_t b = BUF_INIT;
+    pst_snapshot_encode(s, &b);
+    char *path = snapshot_path(dir, offset);
+    int rc = write_nosync(path, b.data, b.len);
+    if (rc < 0) {
+        slog_warn("[ProducerState partition=%s] write %s: %s", s->name, path, strata_strerror(rc));
+    }
+    free(path);
+    buf_destroy(&b);
+    if (rc < 0) {
+        return rc;
+    }
+    int64_t *offs;
+    size_t n;
+    if (list_snapshots(dir, &offs, &n) == 0) {
+        for (size_t i = keep > 0 ? (size_t)keep : 1; i < n; i++) {
+            char *old = snapshot_path(dir, offs[i]);
+            (void)fs_unlink(old);
+            free(old);
+        }
+        free(offs);
+    }
+    return 0;
+}
+
+void pst_maybe_snapshot(pst_t *s, log_t *log) {
+    if (s->map_end_offset - s->last_snapshot < PST_SNAPSHOT_INTERVAL) {
+        return;
+    }
+    s->last_snapshot = s->map_end_offset;
+    (void)snapshot_write_nosync(s, log_dir_path(log), s->map_end_offset, 2);
+}
+
 int pst_load(pst_t *s, const char *dir, int64_t max_offset) {
     int64_t *offs;
     size_t n;
@@ -486,6 +540,7 @@ int pst_load(pst_t *s, const char *dir, int64_t max_offset) {
         buf_destroy(&b);
         if (rc == 0) {
             s->map_end_offset = offs[i];
+            s->last_snapshot = offs[i];
             free(path);
             break;
         }

@@ -768,6 +768,7 @@ int rm_append(rm_t *rm, part_t *p, uint8_t *data, size_t len, int16_t acks,
     if (p->pst) {
         pst_update_records(p->pst, data, len);
         pst_maybe_expire(p->pst, clock_wall_ms());
+        pst_maybe_snapshot(p->pst, p->log);
     }
     if (lec_assign(p->lec, p->leader_epoch, info->first_offset)) {
         lec_save(p->lec, rm->loop);
@@ -913,6 +914,7 @@ int rm_replica_append(rm_t *rm, part_t *p, const uint8_t *data, size_t len, int6
             p->pst = pst_open_log(p->log);
         } else if (p->pst) {
             pst_update_records(p->pst, data, len);
+            pst_maybe_snapshot(p->pst, p->log); /* issue 7: bounded replay after a crash */
         }
         log_maybe_flush(p->log);
     }

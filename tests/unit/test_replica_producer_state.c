@@ -386,6 +386,32 @@ static void test_pst_open_log_rebuilds_from_snapshot_and_tail(void **state) {
     tmpdir_remove(dir);
 }
 
+static void test_pst_maybe_snapshot_every_interval(void **state) {
+    (void)state;
+    char *dir = tmpdir_new();
+    log_config_t cfg;
+    log_config_default(&cfg);
+    log_t *log = NULL;
+    assert_int_equal(log_open(dir, "t", 0, &cfg, &strata_inline_executor, 0, false, &log), 0);
+    pst_t *s = pst_new("t-0");
+    pst_update(s, PID, 0, 0, 9, 0, PST_SNAPSHOT_INTERVAL - 2, 1000);
+    pst_maybe_snapshot(s, log);
+    char *p1 = xasprintf("%s/t-0/%020d.snapshot", dir, PST_SNAPSHOT_INTERVAL);
+    assert_int_not_equal(access(p1, F_OK), 0); /* not yet: one offset short */
+    pst_update(s, PID, 0, 10, 10, PST_SNAPSHOT_INTERVAL - 1, PST_SNAPSHOT_INTERVAL - 1, 1000);
+    pst_maybe_snapshot(s, log);
+    assert_int_equal(access(p1, F_OK), 0);
+    pst_t *r = pst_new("t-0");
+    assert_int_equal(pst_load(r, log_dir_path(log), INT64_MAX), 0);
+    assert_int_equal(pst_map_end_offset(r), PST_SNAPSHOT_INTERVAL);
+    assert_int_equal(pst_check(r, PID, 0, 10, 10, NULL), PST_DUPLICATE);
+    pst_free(r);
+    free(p1);
+    pst_free(s);
+    log_close(log);
+    tmpdir_remove(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pst_check_first_batch_any_sequence),
@@ -404,6 +430,7 @@ int main(void) {
         cmocka_unit_test(test_pst_snapshot_write_and_reload),
         cmocka_unit_test(test_pst_check_records_request_paths),
         cmocka_unit_test(test_pst_open_log_rebuilds_from_snapshot_and_tail),
+        cmocka_unit_test(test_pst_maybe_snapshot_every_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

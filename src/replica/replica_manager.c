@@ -78,6 +78,7 @@ struct rm {
     uv_timer_t ckpt_timer;
     bool timers_init;
     int pending_io;     /* ISR writes and checkpoint writes in flight (they hold rm) */
+    int ckpt_inflight;  /* checkpoint writes in flight (one round at a time) */
     bool freed;         /* rm_free ran; memory goes with the last pending_io */
     int handles_open;   /* timers not yet closed */
     map_t *hw_restored; /* key -> (int64_t*) from replication-offset-checkpoint */
@@ -182,6 +183,7 @@ static void hw_after(uv_work_t *w, int status) {
     }
     hw_job_free(j);
     rm->pending_io--;
+    rm->ckpt_inflight--;
     maybe_release(rm);
 }
 
@@ -231,8 +233,10 @@ static void write_hw_checkpoints(rm_t *rm, bool sync) {
             continue;
         }
         rm->pending_io++;
+        rm->ckpt_inflight++;
         if (uv_queue_work(rm->loop, &j->work, hw_work, hw_after) != 0) {
             rm->pending_io--;
+            rm->ckpt_inflight--;
             hw_job_free(j);
         }
     }
@@ -240,7 +244,7 @@ static void write_hw_checkpoints(rm_t *rm, bool sync) {
 
 static void on_ckpt_timer(uv_timer_t *t) {
     rm_t *rm = t->data;
-    if (rm->pending_io == 0) { /* one round in flight at a time */
+    if (rm->ckpt_inflight == 0) { /* one round in flight at a time */
         write_hw_checkpoints(rm, false);
     }
 }

@@ -287,6 +287,8 @@ size_t logmgr_dir_count(const logmgr_t *mgr);
  * cluster_id may be NULL. @returns 0 or a negative code.
  */
 int logmgr_check_meta(logmgr_t *mgr, int32_t broker_id, const char *cluster_id);
+/** log.flush.offset.checkpoint.interval.ms for logmgr_tick (default 60000). */
+void logmgr_set_checkpoint_interval(logmgr_t *mgr, int64_t ms);
 /** True once the i-th log dir went offline after an I/O error. */
 bool logmgr_dir_offline(const logmgr_t *mgr, size_t i);
 

@@ -43,6 +43,7 @@ struct logmgr {
     strata_executor_t exec;
     map_t *logs; /* "<topic>-<partition>" -> mgr_entry_t */
     int64_t last_ckpt_ms;
+    int64_t ckpt_interval_ms;
     int ckpt_inflight; /* atomic: a checkpoint job is running */
     bool ckpt_dirty;
 };
@@ -241,6 +242,7 @@ int logmgr_open(const char *const *dirs, size_t ndirs, const log_config_t *defau
         return first_err ? first_err : STRATA_EOFFLINE;
     }
     m->last_ckpt_ms = mgr_now(m);
+    m->ckpt_interval_ms = CKPT_INTERVAL_MS;
     *out = m;
     return 0;
 }
@@ -318,6 +320,10 @@ const char *logmgr_dir(const logmgr_t *m, size_t i) {
 
 size_t logmgr_dir_count(const logmgr_t *m) {
     return m->ndirs;
+}
+
+void logmgr_set_checkpoint_interval(logmgr_t *m, int64_t ms) {
+    m->ckpt_interval_ms = ms > 0 ? ms : CKPT_INTERVAL_MS;
 }
 
 bool logmgr_dir_offline(const logmgr_t *m, size_t i) {
@@ -447,7 +453,7 @@ void logmgr_tick(logmgr_t *m) {
         }
     }
     logmgr_foreach(m, tick_log, m);
-    if (m->ckpt_dirty || mgr_now(m) - m->last_ckpt_ms >= CKPT_INTERVAL_MS) {
+    if (m->ckpt_dirty || mgr_now(m) - m->last_ckpt_ms >= m->ckpt_interval_ms) {
         write_checkpoints_async(m);
     }
 }

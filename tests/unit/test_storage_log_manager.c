@@ -161,6 +161,16 @@ static void test_logmgr_recovers_after_crash(void **state) {
     assert_int_equal(log_flush(a, NULL, NULL), 0);
     logmgr_tick(f->mgr); /* writes checkpoints */
     assert_int_equal(ckpt_value(f->dirs[0], "recovery-point-offset-checkpoint", "t", 0), 10);
+    /* The recovery point checkpoint follows flushes at the checkpoint interval. */
+    logmgr_set_checkpoint_interval(f->mgr, 1000);
+    append(a, 1, 150);
+    assert_int_equal(log_flush(a, NULL, NULL), 0);
+    f->now += 999;
+    logmgr_tick(f->mgr);
+    assert_int_equal(ckpt_value(f->dirs[0], "recovery-point-offset-checkpoint", "t", 0), 10);
+    f->now += 1;
+    logmgr_tick(f->mgr);
+    assert_int_equal(ckpt_value(f->dirs[0], "recovery-point-offset-checkpoint", "t", 0), 11);
     for (int i = 0; i < 5; i++) {
         append(a, 1, 200 + i);
     }
@@ -170,8 +180,8 @@ static void test_logmgr_recovers_after_crash(void **state) {
     open_mgr(f, 1);
     a = logmgr_get(f->mgr, "t", 0);
     assert_non_null(a);
-    assert_int_equal(log_end_offset(a), 15);
-    assert_int_equal(log_recovery_point(a), 10);
+    assert_int_equal(log_end_offset(a), 16);
+    assert_int_equal(log_recovery_point(a), 11);
 }
 
 static void test_logmgr_spreads_over_dirs_and_deletes(void **state) {

@@ -174,6 +174,19 @@ void api_handle_Produce(api_call_t *call) {
         }
     }
     if (rq->acks == 0) {
+        /* Kafka closes the connection when an acks=0 produce fails anywhere: the client has
+         * no other way to learn it (e.g. to refresh metadata after NOT_LEADER). */
+        for (int32_t i = 0; i < nt; i++) {
+            const kp_ProduceResponse_TopicProduceResponse_t *tr = &resp.responses[i];
+            for (int32_t j = 0; j < tr->n_partition_responses; j++) {
+                int16_t err = tr->partition_responses[j].error_code;
+                if (err != KP_ERR_NONE) {
+                    api_fail(call, "acks=0 produce to %s-%d failed: %s", tr->name,
+                             (int)tr->partition_responses[j].index, kp_err_name(err));
+                    return;
+                }
+            }
+        }
         api_no_response(call);
         return;
     }

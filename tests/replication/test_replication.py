@@ -94,7 +94,7 @@ def restart(b):
 # ---------------------------------------------------------------- fault
 
 def case_fault():
-    topic, parts, duration = "fault", 6, 45
+    topic, parts, duration = "fault", 6, 60
     with ch.Cluster("repl-fault", overrides=BASE) as c:
         c.create_topic(c.brokers[1], topic, parts, 3)
         c.wait_all_leaders(topic, parts)

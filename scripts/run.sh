@@ -5,7 +5,8 @@
 #   ./scripts/run.sh [--override key=value]...   standalone broker, config/server.properties
 #   ./scripts/run.sh --cluster [args...]         local ZooKeeper cluster (scripts/local-cluster.sh)
 #
-# Data lives in $STRATA_DATA_DIR (default: data/ at the top of the repository), so topics survive
+# Data lives in $STRATA_DATA_DIR (default: data/standalone at the top of the repository; the
+# local cluster uses data/cluster), so topics survive
 # restarts; delete that directory to start from scratch.
 set -euo pipefail
 
@@ -23,7 +24,7 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j"$jobs" --target strata-broker strata
 
-DATA_DIR="${STRATA_DATA_DIR:-$ROOT/data}"
+DATA_DIR="${STRATA_DATA_DIR:-$ROOT/data/standalone}"
 mkdir -p "$DATA_DIR"
 echo "run.sh: standalone broker on 127.0.0.1:9092, data in $DATA_DIR" >&2
 exec "$BUILD/strata-broker" "$ROOT/config/server.properties" \

@@ -6,8 +6,8 @@
 #   ./scripts/run.sh --cluster [args...]         local ZooKeeper cluster (scripts/local-cluster.sh)
 #
 # Data lives in $STRATA_DATA_DIR (default: data/standalone at the top of the repository; the
-# local cluster uses data/cluster), so topics survive
-# restarts; delete that directory to start from scratch.
+# local cluster uses data/cluster), so topics survive restarts; delete that directory to start
+# from scratch.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -75,7 +75,7 @@ purg_op_t *purg_add(uv_loop_t *loop, purg_list_t *const *lists, size_t nlists, i
 void purg_notify(purg_list_t *list, int64_t bytes);
 /** Completes every operation watching list with PURG_WOKEN (partition deleted or moved). */
 void purg_list_wake_all(purg_list_t *list);
-/** Completes op with PURG_CANCELLED now (no-op if it already completed). */
+/** Completes op with PURG_CANCELLED now. Only before its callback ran: the op is freed after. */
 void purg_cancel(purg_op_t *op);
 /**
  * issue 6: a delayed operation completed by a condition rather than bytes (delayed

@@ -16,7 +16,7 @@ allowed() {
     group) echo "group replica cluster storage proto util" ;;
     api) echo "api group replica cluster storage proto util" ;;
     server) echo "server api group replica cluster storage proto util" ;;
-    cli) echo "cli proto util" ;;
+    cli) echo "cli cluster proto util" ;; # cluster: topics --zookeeper (DESIGN.md)
     tools) echo "server api group replica cluster storage proto util" ;;
     esac
 }

@@ -1,13 +1,16 @@
 /*
  * cli.h: internals of the `strata` command-line tool (src/cli/), shared by its files.
- * The tool is a plain blocking Kafka client: it uses only proto/ and util/ and talks
- * the Kafka protocol over TCP, so it works against Apache Kafka too.
+ * The tool is a plain blocking Kafka client: it uses proto/ and util/ and talks the
+ * Kafka protocol over TCP, so it works against Apache Kafka too. Only `topics
+ * --zookeeper` also uses cluster/ (coord_zk, Kafka's znode JSON, replica assignment) to
+ * write ZooKeeper directly, as kafka-topics.sh --zookeeper did.
  *
  * Pure parts (tested in tests/cli/): args.c (option parsing), topics_fmt.c (kafka-topics
  * parsing and output formatting), batch.c (murmur2, record batch v2 build/parse),
  * errors.c (Kafka error descriptions), group_proto.c (consumer protocol, range assignor).
- * Network parts: client.c, group.c (consumer-group member). Commands: topics.c,
- * produce.c, consume.c. Entry point and subcommand table: strata.c.
+ * Network parts: client.c, group.c (consumer-group member), zk.c (blocking ZooKeeper).
+ * Commands: topics.c (topics_zk.c for --zookeeper), produce.c, consume.c. Entry point
+ * and subcommand table: strata.c.
  *
  * Exit codes: 0 success, 1 a runtime or Kafka error, 2 a usage error.
  */
@@ -288,6 +291,42 @@ int cli_group_commit(cli_group_t *g, const int32_t *parts, const int64_t *offset
 int cli_group_heartbeat(cli_group_t *g, char *err, size_t err_len);
 /** Leaves the group (best effort). */
 void cli_group_leave(cli_group_t *g);
+
+/* ---------------------------------------------------------------- zk.c */
+
+/*
+ * A blocking ZooKeeper session for `--zookeeper` (coord_zk on a private libuv loop).
+ * Every call waits at most the timeout given to cli_zk_open; after one missed deadline
+ * the later calls fail at once. Calls return 0 or the coord code (STRATA_ENOTFOUND,
+ * STRATA_EEXISTS, STRATA_EBADVERSION, STRATA_ECONNLOSS, ...) with err filled.
+ */
+typedef struct cli_zk cli_zk_t;
+/** "H:P[,H:P][/chroot]". @returns NULL with err filled when the string is malformed. */
+cli_zk_t *cli_zk_open(const char *connect, int timeout_ms, char *err, size_t err_len);
+void cli_zk_close(cli_zk_t *z);
+/** *data: NUL-terminated copy (owned; NULL for a node without data). version may be NULL. */
+int cli_zk_get(cli_zk_t *z, const char *path, char **data, size_t *len, int32_t *version, char *err,
+               size_t err_len);
+/** *names: sorted child names (owned, cli_zk_free_names). */
+int cli_zk_children(cli_zk_t *z, const char *path, char ***names, size_t *n, char *err,
+                    size_t err_len);
+/** A persistent node. */
+int cli_zk_create(cli_zk_t *z, const char *path, const char *data, size_t len, char *err,
+                  size_t err_len);
+/** setData expecting version (-1 = any). */
+int cli_zk_set(cli_zk_t *z, const char *path, const char *data, size_t len, int32_t version,
+               char *err, size_t err_len);
+void cli_zk_free_names(char **names, size_t n);
+
+/* ---------------------------------------------------------------- topics_zk.c */
+
+/**
+ * `strata topics --zookeeper ...` once topics.c has parsed and checked the options:
+ * reads and writes Kafka's znodes directly, like kafka-topics.sh --zookeeper.
+ * filter is the compiled --topic (NULL with --create or without --topic).
+ * @returns the exit code.
+ */
+int cli_topics_zk(const cli_args_t *a, const cli_topic_filter_t *filter);
 
 /* ---------------------------------------------------------------- commands */
 

@@ -3,7 +3,8 @@
  * --describe, --alter (partitions) and --delete, with kafka-topics' flags, messages and
  * output format. CreateTopics, DeleteTopics and CreatePartitions go to the controller
  * named in Metadata (retried on NOT_CONTROLLER); Metadata and DescribeConfigs to the
- * bootstrap broker.
+ * bootstrap broker. With --zookeeper the options are checked here and topics_zk.c does
+ * the work on ZooKeeper.
  * Differences from kafka-topics.sh: errors go to stderr ("Error while executing topic
  * command : <KAFKA_ERROR_NAME>: <reason>"), and usage errors exit 2 (Kafka exits 1).
  */
@@ -17,7 +18,11 @@
 
 static const cli_opt_t opts[] = {
     {"bootstrap-server", CLI_OPT_VALUE, "host:port",
-     "REQUIRED: The Kafka server to connect to (comma-separated list allowed)."},
+     "The Kafka server to connect to (comma-separated list allowed). This or --zookeeper is "
+     "required."},
+    {"zookeeper", CLI_OPT_VALUE, "host:port[/chroot]",
+     "Read and write the cluster's ZooKeeper directly instead of talking to a broker, like "
+     "kafka-topics.sh --zookeeper (comma-separated hosts, optional chroot)."},
     {"create", CLI_OPT_FLAG, NULL, "Create a new topic."},
     {"delete", CLI_OPT_FLAG, NULL, "Delete a topic."},
     {"describe", CLI_OPT_FLAG, NULL, "List details for the given topics."},
@@ -49,13 +54,15 @@ static const cli_opt_t opts[] = {
      "With --describe: only show partitions whose leader is not available."},
     {"topics-with-overrides", CLI_OPT_FLAG, NULL,
      "With --describe: only show topics that have overridden configs."},
+    {"disable-rack-aware", CLI_OPT_FLAG, NULL,
+     "With --zookeeper --create or --alter: assign replicas without regard to broker racks."},
     {"help", CLI_OPT_FLAG, NULL, "Print usage information."},
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
 static const char *const USAGE_LINE =
-    "strata topics --bootstrap-server H:P (--create | --list | --describe | --alter | "
-    "--delete) [options]";
+    "strata topics (--bootstrap-server H:P | --zookeeper H:P[/chroot]) (--create | --list | "
+    "--describe | --alter | --delete) [options]";
 static const char *const SUMMARY = "Create, delete, describe, or change a topic.";
 
 static int usage_error(const char *msg) {
@@ -627,8 +634,18 @@ static int check_args(const cli_args_t *a, char *err, size_t err_len) {
                  "--create, --alter or --delete");
         return -1;
     }
-    if (!cli_args_has(a, "bootstrap-server")) {
-        snprintf(err, err_len, "--bootstrap-server must be specified");
+    if (!cli_args_has(a, "bootstrap-server") && !cli_args_has(a, "zookeeper")) {
+        snprintf(err, err_len, "--bootstrap-server or --zookeeper must be specified");
+        return -1;
+    }
+    if (cli_args_has(a, "bootstrap-server") && cli_args_has(a, "zookeeper")) {
+        snprintf(err, err_len, "option '--zookeeper' can't be used with '--bootstrap-server'");
+        return -1;
+    }
+    if (cli_args_has(a, "disable-rack-aware") && !cli_args_has(a, "zookeeper")) {
+        snprintf(err, err_len,
+                 "option '--disable-rack-aware' needs '--zookeeper' (with "
+                 "--bootstrap-server the broker assigns replicas)");
         return -1;
     }
     if (!cli_args_has(a, "list") && !cli_args_has(a, "describe") && !cli_args_has(a, "topic")) {
@@ -653,7 +670,8 @@ static int check_args(const cli_args_t *a, char *err, size_t err_len) {
         check_only_with(a, "exclude-internal", list_describe, err, err_len) != 0 ||
         check_only_with(a, "under-replicated-partitions", describe_only, err, err_len) != 0 ||
         check_only_with(a, "unavailable-partitions", describe_only, err, err_len) != 0 ||
-        check_only_with(a, "topics-with-overrides", describe_only, err, err_len) != 0) {
+        check_only_with(a, "topics-with-overrides", describe_only, err, err_len) != 0 ||
+        check_only_with(a, "disable-rack-aware", create_alter, err, err_len) != 0) {
         return -1;
     }
     if (cli_args_has(a, "create") && cli_args_has(a, "replica-assignment")) {
@@ -706,6 +724,10 @@ int cli_cmd_topics(int argc, char **argv) {
     }
     cli_resp_t md;
     cli_resp_init(&md);
+    if (cli_args_has(&c.args, "zookeeper")) {
+        rc = cli_topics_zk(&c.args, c.filter);
+        goto done;
+    }
     if (cli_client_open(&c.client, cli_args_get(&c.args, "bootstrap-server"), err, sizeof(err)) !=
         0) {
         rc = fail(err);

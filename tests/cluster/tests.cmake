@@ -11,7 +11,7 @@ if(TARGET strata-broker AND TARGET strata AND TARGET strata-zkdump AND STRATA_PY
         "STRATA_CONFIG=${CMAKE_SOURCE_DIR}/config/server.properties"
         "STRATA_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
         "PYTHONDONTWRITEBYTECODE=1")
-    foreach(driver membership topics failover)
+    foreach(driver membership topics failover topics_zk)
         add_test(NAME cluster_${driver}
                  COMMAND ${STRATA_PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/test_cluster_${driver}.py)
         set_tests_properties(cluster_${driver} PROPERTIES

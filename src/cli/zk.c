@@ -113,7 +113,10 @@ static int wait_call(cli_zk_t *z, zk_call_t *c, const char *what, const char *pa
                  path, z->timeout_ms);
         return STRATA_ECONNLOSS;
     }
-    if (c->rc != 0) {
+    if (c->rc == STRATA_ECONNLOSS) {
+        snprintf(err, err_len, "ZooKeeper %s is not reachable (%s %s: connection lost)", z->connect,
+                 what, path);
+    } else if (c->rc != 0) {
         snprintf(err, err_len, "ZooKeeper %s: %s %s: %s", z->connect, what, path,
                  strata_strerror(c->rc));
     }

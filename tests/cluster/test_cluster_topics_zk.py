@@ -8,7 +8,8 @@ three brokers on two racks (1: rack-a, 2: rack-b, 3: rack-a), the CLI writing th
   print what the --bootstrap-server mode prints (the topic line's TopicId and Configs aside); --replica-assignment is honoured;
 - errors: TOPIC_ALREADY_EXISTS (exit 0 with --if-not-exists), INVALID_REPLICATION_FACTOR (rf >
   live brokers), illegal and colliding names, unknown brokers in --replica-assignment, missing
-  --partitions, --zookeeper with --bootstrap-server; nothing is written for a refused topic;
+  --partitions, --zookeeper with --bootstrap-server, an unreachable ZooKeeper; nothing is
+  written for a refused topic;
 - --alter --partitions: new partitions appended (old ones untouched), led on every broker;
   shrinking or keeping the count is INVALID_PARTITIONS;
 - --delete: /admin/delete_topics/<t>, the controller removes the topic everywhere;
@@ -17,6 +18,7 @@ three brokers on two racks (1: rack-a, 2: rack-b, 3: rack-a), the CLI writing th
 """
 
 import re
+import socket
 
 import cluster_harness as ch
 import harness as h
@@ -194,6 +196,12 @@ def case_zookeeper_topics():
         expect_error("--create without --partitions is a usage error",
                      zk_topics(c, "--create", "--topic", "np", "--replication-factor", "1"), 2,
                      "--partitions")
+        with socket.socket() as s:  # a loopback port nothing listens on
+            s.bind(("127.0.0.1", 0))
+            dead = "127.0.0.1:%d/strata" % s.getsockname()[1]
+        expect_error("an unreachable ZooKeeper is an error naming it",
+                     cli("topics", "--zookeeper", dead, "--list"), 1,
+                     "ZooKeeper %s is not reachable" % dead)
         expect_error("--zookeeper with --bootstrap-server is a usage error",
                      zk_topics(c, "--list", "--bootstrap-server", c.brokers[1].bootstrap), 2,
                      "can't be used with")

@@ -27,6 +27,8 @@
 #define ERR_LEN    1024
 #define PREFIX     "Error while executing topic command : "
 #define ZK_TIMEOUT 15000 /* per ZooKeeper call, ms; also the session timeout */
+/* The most partitions a broker accepts in /brokers/topics/<t> (zkpath_assignment_parse). */
+#define MAX_PARTITIONS 100000
 
 typedef struct zk_ctx {
     const cli_args_t *args;
@@ -264,6 +266,11 @@ static int do_create(zk_ctx_t *c) {
         fprintf(stderr, "The partitions must be greater than 0\n");
         return CLI_EXIT_ERROR;
     }
+    if (!explicit_rows && partitions > MAX_PARTITIONS) {
+        return fail_kafka(KP_ERR_INVALID_PARTITIONS,
+                          "Number of partitions %lld is more than the %d a broker reads.",
+                          (long long)partitions, MAX_PARTITIONS);
+    }
     size_t n_cfg = 0;
     const char **cfg = cli_args_multi(a, "config", &n_cfg);
     char **keys = xcalloc(n_cfg + 1, sizeof(char *));
@@ -285,6 +292,12 @@ static int do_create(zk_ctx_t *c) {
     if (explicit_rows && cli_parse_replica_assignment(cli_args_get(a, "replica-assignment"),
                                                       &assign, err, sizeof(err)) != 0) {
         rc = fail_kafka(KP_ERR_INVALID_REPLICA_ASSIGNMENT, "%s", err);
+        goto done;
+    }
+    if (explicit_rows && assign.n_partitions > MAX_PARTITIONS) {
+        rc = fail_kafka(KP_ERR_INVALID_PARTITIONS,
+                        "Number of partitions %d is more than the %d a broker reads.",
+                        (int)assign.n_partitions, MAX_PARTITIONS);
         goto done;
     }
     if (cli_topic_has_collision_chars(topic)) {
@@ -732,6 +745,12 @@ static int alter_topic(zk_ctx_t *c, const char *topic, int32_t total,
     }
     if (total == cur) {
         rc = fail_kafka(KP_ERR_INVALID_PARTITIONS, "Topic already has %d partitions.", (int)cur);
+        goto done;
+    }
+    if (total > MAX_PARTITIONS) {
+        rc = fail_kafka(KP_ERR_INVALID_PARTITIONS,
+                        "Number of partitions %d is more than the %d a broker reads.", (int)total,
+                        MAX_PARTITIONS);
         goto done;
     }
     if (assign->n_partitions > 0) {

@@ -190,6 +190,9 @@ def case_zookeeper_topics():
         expect_error("col_x collides with col.x",
                      zk_topics(c, "--create", "--topic", "col_x", "--partitions", "1",
                                "--replication-factor", "1"), 1, "collides with existing topics")
+        expect_error("2e9 partitions: INVALID_PARTITIONS, no crash",
+                     zk_topics(c, "--create", "--topic", "huge", "--partitions", "2000000000",
+                               "--replication-factor", "1"), 1, "INVALID_PARTITIONS")
         expect_error("unknown broker in --replica-assignment",
                      zk_topics(c, "--create", "--topic", "ra9", "--replica-assignment", "1:9"), 1,
                      "INVALID_REPLICA_ASSIGNMENT")
@@ -205,7 +208,7 @@ def case_zookeeper_topics():
         expect_error("--zookeeper with --bootstrap-server is a usage error",
                      zk_topics(c, "--list", "--bootstrap-server", c.brokers[1].bootstrap), 2,
                      "can't be used with")
-        for t in ["rf4", "bad", "ra9", "np", "col_x"]:
+        for t in ["rf4", "bad", "ra9", "np", "col_x", "huge"]:
             check(c.zk.get("/brokers/topics/" + t) is None, "no znode for refused %s" % t, None,
                   c.zk.get("/brokers/topics/" + t))
 
@@ -224,6 +227,9 @@ def case_zookeeper_topics():
         wait_metadata_matches_zk(c, "zt", 8)
         expect_error("alter to fewer partitions: INVALID_PARTITIONS",
                      zk_topics(c, "--alter", "--topic", "zt", "--partitions", "4"), 1,
+                     "INVALID_PARTITIONS")
+        expect_error("alter to 2e9 partitions: INVALID_PARTITIONS, no crash",
+                     zk_topics(c, "--alter", "--topic", "zt", "--partitions", "2000000000"), 1,
                      "INVALID_PARTITIONS")
         expect_error("alter to the same count: INVALID_PARTITIONS",
                      zk_topics(c, "--alter", "--topic", "zt", "--partitions", "8"), 1,

@@ -72,7 +72,9 @@ cli_zk_t *cli_zk_open(const char *connect, int timeout_ms, char *err, size_t err
     /* The C client's connection warnings would repeat on stderr while it retries; the
      * CLI reports its own error when a call misses its deadline. */
     slog_set_level(SLOG_ERROR);
-    int rc = coord_zk_open(&z->loop, connect, timeout_ms, &z->coord);
+    /* A shorter session than the call deadline: the C client gives up connecting to a
+     * silent server after 2/3 of it, so a retry still fits in the deadline. */
+    int rc = coord_zk_open(&z->loop, connect, timeout_ms / 2, &z->coord);
     if (rc != 0) {
         snprintf(err, err_len, "ZooKeeper '%s': %s (expected HOST:PORT[,HOST:PORT][/chroot])",
                  connect, strata_strerror(rc));
@@ -169,16 +171,21 @@ static void on_children(void *arg, int rc, const char *const *names, size_t coun
     }
 }
 
-/* Reads are re-sent after a connection loss (the client reconnects) within the deadline
- * of each attempt; writes are not (the caller decides). */
+/* Reads are re-sent after a connection loss (the client reconnects) while the call's
+ * deadline allows; writes are not (the caller decides). */
 enum { READ_ATTEMPTS = 3 };
+
+static bool may_retry(const cli_zk_t *z, int rc, int64_t start_ms) {
+    return rc == STRATA_ECONNLOSS && clock_mono_ms() - start_ms < z->timeout_ms;
+}
 
 int cli_zk_get(cli_zk_t *z, const char *path, char **data, size_t *len, int32_t *version, char *err,
                size_t err_len) {
     *data = NULL;
     *len = 0;
     int rc = STRATA_ECONNLOSS;
-    for (int attempt = 0; attempt < READ_ATTEMPTS && rc == STRATA_ECONNLOSS; attempt++) {
+    int64_t start = clock_mono_ms();
+    for (int attempt = 0; attempt < READ_ATTEMPTS && may_retry(z, rc, start); attempt++) {
         if (z->broken) {
             return broken(z, err, err_len);
         }
@@ -212,7 +219,8 @@ int cli_zk_children(cli_zk_t *z, const char *path, char ***names, size_t *n, cha
     *names = NULL;
     *n = 0;
     int rc = STRATA_ECONNLOSS;
-    for (int attempt = 0; attempt < READ_ATTEMPTS && rc == STRATA_ECONNLOSS; attempt++) {
+    int64_t start = clock_mono_ms();
+    for (int attempt = 0; attempt < READ_ATTEMPTS && may_retry(z, rc, start); attempt++) {
         if (z->broken) {
             return broken(z, err, err_len);
         }

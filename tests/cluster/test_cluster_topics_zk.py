@@ -241,6 +241,19 @@ def case_zookeeper_topics():
               "za-2 assignment as given", [1, 2], c.zk.get_json("/brokers/topics/za"))
         wait_metadata_matches_zk(c, "za", 3)
 
+        # the "Adding partitions" rule is deterministic: the same as a broker's CreatePartitions
+        for t in ("pz", "pb"):
+            expect_ok("--create %s" % t, zk_topics(c, "--create", "--topic", t,
+                                                   "--replica-assignment", "2:1,3:2"))
+        expect_ok("--zookeeper --alter pz to 7",
+                  zk_topics(c, "--alter", "--topic", "pz", "--partitions", "7"))
+        expect_ok("--bootstrap-server --alter pb to 7",
+                  bs_topics(c.brokers[1], "--alter", "--topic", "pb", "--partitions", "7"))
+        pz = c.zk.get_json("/brokers/topics/pz")["partitions"]
+        pb = c.zk.get_json("/brokers/topics/pb")["partitions"]
+        check(len(pz) == 7 and pz == pb, "--zookeeper and a broker add the same partitions", pb,
+              pz)
+
         # ---- --delete
         out = expect_ok("--delete zt", zk_topics(c, "--delete", "--topic", "zt"))
         check(out.startswith("Topic zt is marked for deletion."), "delete prints Kafka's line",

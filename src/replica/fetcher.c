@@ -56,6 +56,8 @@ struct fetcher {
     int32_t corr;
     int16_t inflight_api; /* -1 = none */
     bool closing;
+    int16_t logged_error; /* the last error logged, and when: errors repeat while retrying */
+    int64_t logged_ms;
     fetcher_t *next;
 };
 
@@ -106,13 +108,37 @@ static void on_backoff(uv_timer_t *t) {
     }
 }
 
-static void backoff(fetcher_t *f) {
+static void backoff_ms(fetcher_t *f, int64_t ms) {
     if (f->closing || f->backing_off) {
         return;
     }
     f->backing_off = true;
-    uv_timer_start(&f->timer, on_backoff, (uint64_t)rm_cfg(f->mgr->rm)->replica_fetch_backoff_ms,
-                   0);
+    uv_timer_start(&f->timer, on_backoff, (uint64_t)(ms > 0 ? ms : 0), 0);
+}
+
+static void backoff(fetcher_t *f) {
+    backoff_ms(f, rm_cfg(f->mgr->rm)->replica_fetch_backoff_ms);
+}
+
+/* Errors that only mean the leader's metadata and ours are not in step yet (a role change
+ * in flight): retried soon rather than after replica.fetch.backoff.ms. */
+static bool soft_error(int16_t e) {
+    return e == KP_ERR_NOT_LEADER_OR_FOLLOWER || e == KP_ERR_UNKNOWN_LEADER_EPOCH ||
+           e == KP_ERR_FENCED_LEADER_EPOCH || e == KP_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
+           e == KP_ERR_LEADER_NOT_AVAILABLE;
+}
+
+/* The first failure of a response, for the log line and the retry delay. */
+typedef struct fail {
+    int16_t error;
+    char what[200];
+} fail_t;
+
+static void note_fail(fail_t *fl, int16_t error, const char *topic, int32_t partition) {
+    if (fl->error == 0 || (soft_error(fl->error) && !soft_error(error))) {
+        fl->error = error;
+        snprintf(fl->what, sizeof(fl->what), "%s-%d", topic, (int)partition);
+    }
 }
 
 static void on_tcp_closed(uv_handle_t *h) {
@@ -310,7 +336,8 @@ static fpart_t *find_fpart(fetcher_t *f, const char *topic, int32_t partition) {
     return NULL;
 }
 
-static bool apply_epoch_response(fetcher_t *f, const kp_OffsetForLeaderEpochResponse_t *resp) {
+static bool apply_epoch_response(fetcher_t *f, const kp_OffsetForLeaderEpochResponse_t *resp,
+                                 fail_t *fl) {
     rm_t *rm = f->mgr->rm;
     bool ok = true;
     for (int32_t i = 0; i < resp->n_topics; i++) {
@@ -323,9 +350,7 @@ static bool apply_epoch_response(fetcher_t *f, const kp_OffsetForLeaderEpochResp
                 continue;
             }
             if (e->error_code != KP_ERR_NONE) {
-                slog_info("[ReplicaFetcher broker=%d] %s-%d OffsetForLeaderEpoch: %s; retrying",
-                          (int)rm_cfg(rm)->broker_id, fp->topic, (int)fp->partition,
-                          kp_err_name(e->error_code));
+                note_fail(fl, e->error_code, fp->topic, fp->partition);
                 ok = false;
                 continue;
             }
@@ -350,6 +375,7 @@ static bool apply_epoch_response(fetcher_t *f, const kp_OffsetForLeaderEpochResp
                 if (rc != 0) {
                     slog_error("[ReplicaFetcher] %s-%d truncation to %lld failed: %s", fp->topic,
                                (int)fp->partition, (long long)to, strata_strerror(rc));
+                    note_fail(fl, KP_ERR_KAFKA_STORAGE_ERROR, fp->topic, fp->partition);
                     ok = false;
                     continue;
                 }
@@ -360,10 +386,11 @@ static bool apply_epoch_response(fetcher_t *f, const kp_OffsetForLeaderEpochResp
     return ok;
 }
 
-static bool apply_fetch_response(fetcher_t *f, const kp_FetchResponse_t *resp) {
+static bool apply_fetch_response(fetcher_t *f, const kp_FetchResponse_t *resp, fail_t *fl) {
     rm_t *rm = f->mgr->rm;
     bool ok = true;
     if (resp->error_code != KP_ERR_NONE) {
+        note_fail(fl, resp->error_code, "(request)", -1);
         return false;
     }
     for (int32_t i = 0; i < resp->n_responses; i++) {
@@ -382,11 +409,13 @@ static bool apply_fetch_response(fetcher_t *f, const kp_FetchResponse_t *resp) {
                 } else if (pd->high_watermark >= 0 && leo > pd->high_watermark) {
                     (void)rm_replica_truncate(rm, p, pd->high_watermark);
                 } else {
+                    note_fail(fl, pd->error_code, fp->topic, fp->partition);
                     ok = false;
                 }
                 continue;
             }
             if (pd->error_code != KP_ERR_NONE) {
+                note_fail(fl, pd->error_code, fp->topic, fp->partition);
                 ok = false;
                 continue;
             }
@@ -417,6 +446,7 @@ static bool apply_fetch_response(fetcher_t *f, const kp_FetchResponse_t *resp) {
                 slog_error("[ReplicaFetcher broker=%d] %s-%d append at %lld failed: %s",
                            (int)rm_cfg(rm)->broker_id, fp->topic, (int)fp->partition,
                            (long long)leo, strata_strerror(rc));
+                note_fail(fl, KP_ERR_KAFKA_STORAGE_ERROR, fp->topic, fp->partition);
                 ok = false;
             }
         }
@@ -435,26 +465,42 @@ static int handle_frame(fetcher_t *f, const uint8_t *data, size_t len) {
     }
     f->inflight_api = -1;
     bool ok;
+    fail_t fl;
+    memset(&fl, 0, sizeof(fl));
     if (api == KP_API_Fetch) {
         kp_FetchResponse_t resp;
         kp_init_FetchResponse(&resp);
         if (kp_decode_FetchResponse(&rd, version, &resp) != 0) {
             return STRATA_ECORRUPT;
         }
-        ok = apply_fetch_response(f, &resp);
+        ok = apply_fetch_response(f, &resp, &fl);
     } else {
         kp_OffsetForLeaderEpochResponse_t resp;
         kp_init_OffsetForLeaderEpochResponse(&resp);
         if (kp_decode_OffsetForLeaderEpochResponse(&rd, version, &resp) != 0) {
             return STRATA_ECORRUPT;
         }
-        ok = apply_epoch_response(f, &resp);
+        ok = apply_epoch_response(f, &resp, &fl);
     }
     if (ok) {
         send_next(f);
-    } else {
-        backoff(f);
+        return 0;
     }
+    const rm_config_t *cfg = rm_cfg(f->mgr->rm);
+    int64_t ms = cfg->replica_fetch_backoff_ms;
+    if (soft_error(fl.error) && ms > 50) {
+        ms = 50;
+    }
+    int64_t now = clock_mono_ms();
+    if (fl.error != f->logged_error || now - f->logged_ms >= 10000) {
+        f->logged_error = fl.error;
+        f->logged_ms = now;
+        slog_info("[ReplicaFetcher broker=%d leader=%d] %s: %s on %s; retrying in %lld ms",
+                  (int)cfg->broker_id, (int)f->leader,
+                  api == KP_API_Fetch ? "Fetch" : "OffsetForLeaderEpoch", kp_err_name(fl.error),
+                  fl.what, (long long)ms);
+    }
+    backoff_ms(f, ms);
     return 0;
 }
 

@@ -145,11 +145,20 @@ static inline void be64_put(uint8_t *p, uint64_t v) {
 
 /**
  * CRC-32C (Castagnoli), continuing from crc (0 to start): crc32c(0, "123456789", 9)
- * == 0xE3069283. Uses SSE4.2 where the CPU has it, a slicing table otherwise.
+ * == 0xE3069283. Uses the fastest implementation the CPU has (AVX-512 VPCLMULQDQ
+ * folding, three-stream SSE4.2 crc32 + PCLMULQDQ, one-stream SSE4.2), a slicing table
+ * otherwise.
  */
 uint32_t crc32c(uint32_t crc, const void *data, size_t len);
 /** The table implementation, exposed so tests can compare both paths. */
 uint32_t crc32c_sw(uint32_t crc, const void *data, size_t len);
+typedef uint32_t (*crc32c_fn)(uint32_t crc, const void *data, size_t len);
+/**
+ * The implementations this CPU can run, for tests and benchmarks: i = 0 is crc32c_sw,
+ * higher i faster ones; NULL past the last (which is the one crc32c() uses). *name (if
+ * not NULL) gets a short label.
+ */
+crc32c_fn crc32c_variant(int i, const char **name);
 
 /* ---------------------------------------------------------------- hash map */
 

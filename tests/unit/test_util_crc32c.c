@@ -77,6 +77,17 @@ static void test_crc32c_chains(void **state) {
     }
 }
 
+/* Every implementation this CPU runs (the last is what crc32c() uses). */
+static int nvariants(void) {
+    int n = 0;
+    while (crc32c_variant(n, NULL)) {
+        n++;
+    }
+    assert_true(n >= 1);
+    assert_ptr_equal(crc32c_variant(0, NULL), crc32c_sw);
+    return n;
+}
+
 static uint8_t *random_bytes(size_t n, unsigned seed) {
     uint8_t *d = malloc(n);
     assert_non_null(d);
@@ -88,74 +99,111 @@ static uint8_t *random_bytes(size_t n, unsigned seed) {
     return d;
 }
 
-/* Every length 0..4096 at a random alignment, and a random starting crc. */
+/* Every length 0..4096 at a random alignment and a random starting crc, each variant. */
 static void test_crc32c_every_length_random_alignment(void **state) {
     (void)state;
     enum { MAXLEN = 4096, PAD = 64 };
     uint8_t *data = random_bytes(MAXLEN + PAD, 777);
+    int nv = nvariants();
     srand(4242);
     for (size_t len = 0; len <= MAXLEN; len++) {
         size_t align = (size_t)rand() % PAD;
-        assert_int_equal(crc32c(0, data + align, len), crc32c_sw(0, data + align, len));
         uint32_t seed = (uint32_t)rand() * 2654435761u;
-        assert_int_equal(crc32c(seed, data + align, len), crc32c_sw(seed, data + align, len));
+        uint32_t want0 = crc32c_sw(0, data + align, len);
+        uint32_t want = crc32c_sw(seed, data + align, len);
+        assert_int_equal(crc32c(0, data + align, len), want0);
+        for (int v = 1; v < nv; v++) {
+            crc32c_fn f = crc32c_variant(v, NULL);
+            assert_int_equal(f(0, data + align, len), want0);
+            assert_int_equal(f(seed, data + align, len), want);
+        }
     }
     free(data);
 }
 
-/* 1 MiB and larger, at lengths around the round sizes and at odd alignments. */
+/* 1 MiB and larger, at lengths around the round and fold sizes and at odd alignments. */
 static void test_crc32c_large_buffers(void **state) {
     (void)state;
     const size_t big = 5u << 20;
     uint8_t *data = random_bytes(big + 64, 99);
-    const size_t lens[] = {1u << 20,           (1u << 20) + 1,
-                           (1u << 20) - 7,     (1u << 20) + 12287,
-                           3 * 4096,           3 * 4096 - 1,
-                           3 * 4096 + 1,       3 * 4096 + 3 * 256,
-                           3 * 4096 + 767,     3 * 256,
-                           3 * 256 - 1,        16363,
-                           (3u << 20) + 12345, big};
+    const size_t lens[] = {1u << 20,
+                           (1u << 20) + 1,
+                           (1u << 20) - 7,
+                           (1u << 20) + 12287,
+                           3 * 4096,
+                           3 * 4096 - 1,
+                           3 * 4096 + 1,
+                           3 * 4096 + 3 * 256,
+                           3 * 4096 + 767,
+                           3 * 256,
+                           3 * 256 - 1,
+                           256,
+                           255,
+                           257,
+                           511,
+                           512,
+                           16363,
+                           (3u << 20) + 12345,
+                           big};
+    int nv = nvariants();
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         for (size_t align = 0; align < 9; align += 3) {
-            assert_int_equal(crc32c(0, data + align, lens[i]), crc32c_sw(0, data + align, lens[i]));
+            uint32_t want = crc32c_sw(0, data + align, lens[i]);
+            for (int v = 1; v < nv; v++) {
+                const char *name;
+                crc32c_fn f = crc32c_variant(v, &name);
+                if (f(0, data + align, lens[i]) != want) {
+                    fail_msg("%s: length %zu align %zu", name, lens[i], align);
+                }
+            }
         }
     }
-    /* All zeros and all ones: structured input must not cancel out differently. */
-    memset(data, 0, big);
-    assert_int_equal(crc32c(0, data, big), crc32c_sw(0, data, big));
-    memset(data, 0xff, big);
-    assert_int_equal(crc32c(0xdeadbeef, data + 1, big - 1),
-                     crc32c_sw(0xdeadbeef, data + 1, big - 1));
+    /* All zeros and all ones: structured input. */
+    for (int v = 1; v < nv; v++) {
+        crc32c_fn f = crc32c_variant(v, NULL);
+        memset(data, 0, big);
+        assert_int_equal(f(0, data, big), crc32c_sw(0, data, big));
+        memset(data, 0xff, big);
+        assert_int_equal(f(0xdeadbeef, data + 1, big - 1),
+                         crc32c_sw(0xdeadbeef, data + 1, big - 1));
+    }
     free(data);
 }
 
-/* crc of a||b == crc(crc(a), b) at random split points of large buffers, across paths. */
+/* crc of a||b == crc(crc(a), b) at random split points of large buffers, across variants. */
 static void test_crc32c_continuation_large(void **state) {
     (void)state;
     const size_t n = (2u << 20) + 333;
     uint8_t *data = random_bytes(n, 31337);
-    uint32_t whole = crc32c(0, data, n);
-    assert_int_equal(whole, crc32c_sw(0, data, n));
+    uint32_t whole = crc32c_sw(0, data, n);
+    assert_int_equal(crc32c(0, data, n), whole);
+    int nv = nvariants();
     srand(77);
     for (int i = 0; i < 40; i++) {
         size_t split = i == 0 ? 0 : i == 1 ? n : (size_t)rand() % (n + 1);
-        uint32_t a = crc32c(0, data, split);
-        assert_int_equal(crc32c(a, data + split, n - split), whole);
         assert_int_equal(crc32c_sw(crc32c_sw(0, data, split), data + split, n - split), whole);
-        assert_int_equal(crc32c_sw(a, data + split, n - split), whole);
+        for (int v = 1; v < nv; v++) {
+            crc32c_fn f = crc32c_variant(v, NULL);
+            uint32_t a = f(0, data, split);
+            assert_int_equal(f(a, data + split, n - split), whole);
+            assert_int_equal(crc32c_sw(a, data + split, n - split), whole);
+        }
     }
     /* Many small pieces. */
-    uint32_t c = 0;
-    size_t pos = 0;
-    while (pos < n) {
-        size_t piece = 1 + (size_t)rand() % 20000;
-        if (piece > n - pos) {
-            piece = n - pos;
+    for (int v = 0; v < nv; v++) {
+        crc32c_fn f = crc32c_variant(v, NULL);
+        uint32_t c = 0;
+        size_t pos = 0;
+        while (pos < n) {
+            size_t piece = 1 + (size_t)rand() % 20000;
+            if (piece > n - pos) {
+                piece = n - pos;
+            }
+            c = f(c, data + pos, piece);
+            pos += piece;
         }
-        c = crc32c(c, data + pos, piece);
-        pos += piece;
+        assert_int_equal(c, whole);
     }
-    assert_int_equal(c, whole);
     free(data);
 }
 

@@ -8,6 +8,7 @@ Usage: test_bad_input.py [case...]   (all cases by default)
 
 import random
 import socket
+import threading
 
 import harness as h
 import kafka_wire as kw
@@ -279,6 +280,45 @@ def case_bad_topic_names():
     all_topics = {t["name"] for t in b.metadata(None)["topics"]}
     check(not (all_topics & set(BAD_NAMES)), "no bad-named topic exists", "none",
           all_topics & set(BAD_NAMES))
+    h.assert_served(b)
+
+
+def case_bad_input_while_a_client_streams():
+    """Bad input on other connections while kcat streams 200,000 records: kcat's produce is
+    unaffected and every record is read back."""
+    b = broker()
+    b.create_topic("stream", 1)
+    n = 200000
+    data = b"".join(b"s-%06d\n" % i for i in range(n))
+    p = h.subprocess.Popen(["kcat", "-P", "-b", b.bootstrap, "-t", "stream", "-p", "0"],
+                           stdin=h.subprocess.PIPE, stdout=h.subprocess.PIPE,
+                           stderr=h.subprocess.PIPE)
+    writer = threading.Thread(target=p.communicate, args=(data,), kwargs={"timeout": 120})
+    writer.start()
+    try:
+        rng = random.Random(9)
+        # (frame, answered): the bad-CRC produce is answered, the rest close the connection.
+        bad_frames = [(kw.i32(-1), False), (kw.i32(104857600 + 1), False),
+                      (kw.request(kw.API_METADATA, 4, 1, kw.i32(0x7FFFFFFF)), False),
+                      (kw.request(9999, 0, 2, b""), False),
+                      (kw.request(kw.API_PRODUCE, 7, 3, kw.produce_v7(-1, 1000, [(
+                          "stream", [(0, kw.record_batch([(b"k", b"bad")], corrupt_crc=True))])])),
+                       True)]
+        for _ in range(60):
+            frame, answered = rng.choice(bad_frames)
+            with b.conn() as c:
+                c.send(frame)
+                if answered:
+                    check(c.recv_frame() is not None, "bad-CRC produce answered", "a response",
+                          "connection closed")
+                else:
+                    expect_closed(c, "bad input beside a streaming client", logged=False)
+    finally:
+        writer.join()
+    check(p.returncode == 0, "kcat -P streaming beside the bad input exits 0", 0, p.returncode)
+    got = h.kcat_consume(b, "stream", partition=0, fmt="%s\\n")
+    check(got == [b"s-%06d" % i for i in range(n)], "all streamed records read back in order",
+          "%d records" % n, "%d records" % len(got))
     h.assert_served(b)
 
 

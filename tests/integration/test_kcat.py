@@ -100,8 +100,11 @@ def case_tailing_consumer_woken_by_appends():
             # shows as an open connection from kcat), then append.
             deadline = h.time.monotonic() + 20
             while h.time.monotonic() < deadline and p.poll() is None:
-                out = h.subprocess.run(["ss", "-Htn", "state", "established", "dport", "=",
-                                        ":%d" % b.port], stdout=h.subprocess.PIPE).stdout
+                try:
+                    out = h.subprocess.run(["ss", "-Htn", "state", "established", "dport", "=",
+                                            ":%d" % b.port], stdout=h.subprocess.PIPE).stdout
+                except OSError:  # no iproute2: append right away (the test still holds)
+                    break
                 if out.strip():
                     break
                 h.time.sleep(0.05)  # poll interval, bounded by the deadline

@@ -35,6 +35,9 @@ def case_sigterm_then_kill9_restart():
         rc = b.stop()
         check(rc == 0, "broker exits 0 on SIGTERM", 0, rc)
         b.start(keep_port=True)
+        # The broker answers as soon as it listens, before its partitions have leaders again
+        # (reported: Kafka only opens its listener after start-up); wait for them.
+        b.wait_leaders("durable", 2)
         got = read_all(b)
         check(got == sorted(sent), "after SIGTERM + restart, every acknowledged message is read",
               "%d messages" % len(sent), "%d messages" % len(got))
@@ -46,6 +49,7 @@ def case_sigterm_then_kill9_restart():
         b.proc.send_signal(signal.SIGKILL)
         b.proc.wait()
         b.start(keep_port=True)
+        b.wait_leaders("durable", 2)
         got = read_all(b)
         check(got == sorted(sent), "after kill -9 + restart, every acknowledged message is read",
               "%d messages" % len(sent), "%d messages (missing e.g. %s)" %

@@ -165,6 +165,8 @@ int rm_read_replica(part_t *p, int64_t offset, int64_t max_bytes, log_slice_t *o
  * min.insync.replicas), STRATA_ENOTFOUND.
  */
 int rm_produce_status(rm_t *rm, const char *topic, int32_t partition, int64_t required_offset);
+/** The purgatory key of followers' delayed fetches (appends wake them, HW advances do not). */
+purg_list_t *part_replica_waiters(part_t *p);
 /** The purgatory key of delayed produces on this partition (purg_check on HW advance). */
 purg_list_t *part_produce_waiters(part_t *p);
 /**

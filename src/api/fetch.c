@@ -83,7 +83,7 @@ static int64_t read_all(api_call_t *call, kp_FetchResponse_t *resp, bool *failed
             pd->last_stable_offset = pd->high_watermark;
             pd->log_start_offset = part_log_start_offset(p);
             if (lists) {
-                lists[(*nlists)++] = part_fetch_waiters(p);
+                lists[(*nlists)++] = replica ? part_replica_waiters(p) : part_fetch_waiters(p);
             }
             int64_t max = fp->partition_max_bytes < budget ? fp->partition_max_bytes : budget;
             if (max <= 0 && total > 0) {

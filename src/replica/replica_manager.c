@@ -62,6 +62,7 @@ struct part {
     rstate_t *rs; /* followers (replicas other than this broker) */
     int32_t nrs;
     purg_list_t produce_waiters;
+    purg_list_t replica_waiters; /* followers' delayed fetches: woken by appends only */
     lec_t *lec;
 };
 
@@ -373,6 +374,7 @@ rm_t *rm_new(uv_loop_t *loop, logmgr_t *logmgr, const rm_config_t *cfg) {
 static void part_free(part_t *p) {
     purg_list_wake_all(&p->fetch_waiters);
     purg_list_wake_all(&p->produce_waiters);
+    purg_list_wake_all(&p->replica_waiters);
     lec_free(p->lec);
     free(p->isr);
     free(p->rs);
@@ -401,6 +403,7 @@ void rm_free(rm_t *rm) {
     while (map_next(rm->parts, &it, &k, &kl, &v)) {
         purg_list_wake_all(&((part_t *)v)->fetch_waiters);
         purg_list_wake_all(&((part_t *)v)->produce_waiters);
+        purg_list_wake_all(&((part_t *)v)->replica_waiters);
         part_t *p = v;
         if (p->pst && !log_is_offline(p->log)) {
             (void)pst_snapshot_log(p->pst, p->log); /* issue 7: <offset>.snapshot at shutdown */
@@ -563,6 +566,7 @@ static part_t *sync_partition(rm_t *rm, const mdc_topic_t *t, int32_t partition)
         /* A role change wakes waiting fetches and produces: they answer with the new state. */
         purg_list_wake_all(&p->fetch_waiters);
         purg_list_wake_all(&p->produce_waiters);
+        purg_list_wake_all(&p->replica_waiters);
         if (lead) {
             if (rm->fetchers) {
                 rfm_remove(rm->fetchers, p->topic, partition);
@@ -778,7 +782,8 @@ int rm_append(rm_t *rm, part_t *p, uint8_t *data, size_t len, int16_t acks,
         lec_save(p->lec, rm->loop);
     }
     log_maybe_flush(p->log);
-    purg_notify(&p->fetch_waiters, (int64_t)len); /* followers' fetches (and consumers') */
+    purg_notify(&p->fetch_waiters, (int64_t)len);
+    purg_notify(&p->replica_waiters, (int64_t)len); /* followers fetch it at once */
     /* issue 6: committed once every ISR member has it; ISR = {this broker} commits now. */
     maybe_advance_hw(p);
     return 0;
@@ -808,6 +813,10 @@ purg_list_t *part_fetch_waiters(part_t *p) {
 }
 
 /* ---------------------------------------------------------------- replication (issue 6) */
+
+purg_list_t *part_replica_waiters(part_t *p) {
+    return &p->replica_waiters;
+}
 
 purg_list_t *part_produce_waiters(part_t *p) {
     return &p->produce_waiters;

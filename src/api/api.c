@@ -41,6 +41,7 @@ static const api_entry_t handlers[] = {
     {KP_API_OffsetFetch, api_handle_OffsetFetch},
     {KP_API_DescribeGroups, api_handle_DescribeGroups},
     {KP_API_ListGroups, api_handle_ListGroups},
+    {KP_API_DeleteGroups, api_handle_DeleteGroups},
     {KP_API_InitProducerId, api_handle_InitProducerId},
     /* issue 6: follower truncation (internal: not advertised in ApiVersions) */
     {KP_API_OffsetForLeaderEpoch, api_handle_OffsetForLeaderEpoch},

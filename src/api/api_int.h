@@ -54,6 +54,7 @@ void api_handle_OffsetCommit(api_call_t *call);
 void api_handle_OffsetFetch(api_call_t *call);
 void api_handle_DescribeGroups(api_call_t *call);
 void api_handle_ListGroups(api_call_t *call);
+void api_handle_DeleteGroups(api_call_t *call);
 void api_handle_InitProducerId(api_call_t *call);
 void api_handle_OffsetForLeaderEpoch(api_call_t *call); /* issue 6 */
 

@@ -3,7 +3,7 @@
  * protocol: --list (ListGroups on every broker), --describe --group G (FindCoordinator,
  * DescribeGroups, OffsetFetch, ListOffsets; kafka-consumer-groups' columns GROUP TOPIC
  * PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID), --delete
- * --group G (DeleteGroups, when the broker supports it) and --reset-offsets (only for an
+ * --group G (DeleteGroups on each group's coordinator) and --reset-offsets (only for an
  * inactive group, as Kafka: --to-earliest | --to-latest | --to-offset N | --to-datetime
  * ISO, --dry-run | --execute; the new offsets are committed with generation -1).
  */
@@ -474,46 +474,89 @@ static int do_list(cg_ctx_t *c) {
 
 /* ---------------------------------------------------------------- delete */
 
+/* DeleteGroups of one group on its coordinator: 0 (error code in *code) or -1 (err). */
+static int delete_one(cg_ctx_t *c, const char *group, int16_t *code, char *err, size_t err_len) {
+    cli_conn_t *conn = coordinator(c, group, err, err_len);
+    if (!conn) {
+        return -1;
+    }
+    int16_t v = cli_conn_version(conn, KP_API_DeleteGroups, 0, 1, err, err_len);
+    if (v < 0) {
+        return -1;
+    }
+    kp_DeleteGroupsRequest_t req;
+    kp_init_DeleteGroupsRequest(&req);
+    char *names[1] = {(char *)group};
+    req.n_groups_names = 1;
+    req.groups_names = names;
+    cli_resp_t resp;
+    cli_resp_init(&resp);
+    if (cli_conn_request(conn, KP_API_DeleteGroups, v, &req, true, c->client.timeout_ms, &resp, err,
+                         err_len) != 0) {
+        cli_resp_destroy(&resp);
+        return -1;
+    }
+    const kp_DeleteGroupsResponse_t *dr = resp.msg;
+    int rc = -1;
+    for (int32_t i = 0; i < dr->n_results; i++) {
+        if (dr->results[i].group_id && strcmp(dr->results[i].group_id, group) == 0) {
+            *code = dr->results[i].error_code;
+            rc = 0;
+            break;
+        }
+    }
+    if (rc != 0) {
+        snprintf(err, err_len, "DeleteGroups answered without group '%s'", group);
+    }
+    cli_resp_destroy(&resp);
+    return rc;
+}
+
+/* Appends ", 'g'" (or "'g'" first) to a list being built. */
+static void quoted_append(buf_t *b, const char *g) {
+    if (b->len) {
+        buf_append(b, ", ", 2);
+    }
+    buf_append(b, "'", 1);
+    buf_append(b, g, strlen(g));
+    buf_append(b, "'", 1);
+}
+
+/* kafka-consumer-groups.sh --delete: every group on its coordinator; one line when all
+ * succeed, else "Error: Deletion of some consumer groups failed:" and one line per failed
+ * group (on stderr), then the ones that were deleted. */
 static int do_delete(cg_ctx_t *c, const char *const *groups, size_t n) {
-    char err[ERR_LEN];
-    int rc = CLI_EXIT_OK;
+    buf_t ok = BUF_INIT, failed = BUF_INIT;
     for (size_t i = 0; i < n; i++) {
-        cli_conn_t *conn = coordinator(c, groups[i], err, sizeof(err));
-        if (!conn) {
-            rc = fail(err);
+        char err[ERR_LEN];
+        int16_t code = KP_ERR_NONE;
+        if (delete_one(c, groups[i], &code, err, sizeof(err)) == 0 && code == KP_ERR_NONE) {
+            quoted_append(&ok, groups[i]);
             continue;
         }
-        group_info_t gi;
-        arena_t *keep = arena_new(0);
-        int drc = describe_group(c, conn, groups[i], NULL, &gi, keep, err, sizeof(err));
-        arena_free(keep);
-        if (drc != 0) {
-            rc = fail(err);
-            continue;
+        if (code != KP_ERR_NONE) {
+            cli_kafka_error(err, sizeof(err), code, NULL);
         }
-        if (strcmp(gi.state, "Dead") == 0) {
-            fprintf(stderr,
-                    "Error: Deletion of some consumer groups failed:\n* Group '%s' could "
-                    "not be deleted due to: GROUP_ID_NOT_FOUND\n",
-                    groups[i]);
-            rc = CLI_EXIT_ERROR;
-            continue;
+        char line[ERR_LEN + 256];
+        int len = snprintf(line, sizeof(line), "* Group '%s' could not be deleted due to: %s\n",
+                           groups[i], err);
+        buf_append(&failed, line, len > 0 && (size_t)len < sizeof(line) ? (size_t)len : 0);
+    }
+    int rc = CLI_EXIT_OK;
+    if (failed.len == 0) {
+        printf("Deletion of requested consumer groups (%.*s) was successful.\n", (int)ok.len,
+               (const char *)ok.data);
+    } else {
+        fprintf(stderr, "Error: Deletion of some consumer groups failed:\n%.*s", (int)failed.len,
+                (const char *)failed.data);
+        if (ok.len) {
+            printf("\nThese consumer groups were deleted successfully: %.*s\n", (int)ok.len,
+                   (const char *)ok.data);
         }
-        if (gi.n_members > 0) {
-            fprintf(stderr,
-                    "Error: Deletion of some consumer groups failed:\n* Group '%s' could "
-                    "not be deleted due to: NON_EMPTY_GROUP\n",
-                    groups[i]);
-            rc = CLI_EXIT_ERROR;
-            continue;
-        }
-        /* DeleteGroups (API key 42) is not part of this build's codec: say so plainly. */
-        fprintf(stderr,
-                "Error: Deletion of some consumer groups failed:\n* Group '%s' could not be "
-                "deleted due to: UNSUPPORTED_VERSION (DeleteGroups is not implemented)\n",
-                groups[i]);
         rc = CLI_EXIT_ERROR;
     }
+    buf_destroy(&ok);
+    buf_destroy(&failed);
     return rc;
 }
 

@@ -72,6 +72,8 @@ const char *cli_kafka_error_text(int code) {
         return "Group authorization failed.";
     case KP_ERR_GROUP_ID_NOT_FOUND:
         return "The group id does not exist.";
+    case KP_ERR_NON_EMPTY_GROUP:
+        return "The group is not empty.";
     case KP_ERR_UNSUPPORTED_VERSION:
         return "The version of API is not supported.";
     case KP_ERR_TOPIC_ALREADY_EXISTS:

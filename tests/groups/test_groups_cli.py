@@ -1,6 +1,7 @@
 """`strata consumer-groups` against a standalone broker: --list, --describe (the
 kafka-consumer-groups columns, lag), --reset-offsets (dry run, execute, only on an inactive
-group) and --delete (refused for a non-empty or unknown group), with their output checked."""
+group) and --delete (refused for a non-empty or unknown group; an empty group is deleted and
+leaves --list), with their output checked."""
 
 from groups_util import Member, check, cli, describe, h, poll
 
@@ -90,10 +91,40 @@ def case_list_describe_reset():
         check("can only be reset if the group 'cg1' is inactive" in err and "Stable" in err,
               "reset of an active group is refused", "Kafka's message", err)
         _, _, err = cli(b, "--delete", "--group", "cg1", expect_rc=1)
-        check("NON_EMPTY_GROUP" in err, "delete of an active group is refused", "NON_EMPTY_GROUP",
-              err)
+        check("Error: Deletion of some consumer groups failed:" in err and
+              "* Group 'cg1' could not be deleted due to: NON_EMPTY_GROUP" in err,
+              "delete of an active group is refused", "NON_EMPTY_GROUP", err)
         _, _, err = cli(b, "--delete", "--group", "nope", expect_rc=1)
-        check("GROUP_ID_NOT_FOUND" in err, "delete of an unknown group", "GROUP_ID_NOT_FOUND", err)
+        check("* Group 'nope' could not be deleted due to: GROUP_ID_NOT_FOUND" in err,
+              "delete of an unknown group", "GROUP_ID_NOT_FOUND", err)
+        _, out, _ = cli(b, "--list")
+        check(out.splitlines() == ["cg1"], "a refused delete keeps the group", ["cg1"], out)
+
+        # once the member left, the group is empty and can be deleted (with its offsets)
+        member.stop()
+        poll("the member left the group", lambda: (lambda r: r is not None and all(
+            x["CONSUMER-ID"] == "-" for x in r))(describe(b, "cg1")), DEADLINE_S)
+        _, out, err = cli(b, "--delete", "--group", "cg1")
+        check(out.strip() == "Deletion of requested consumer groups ('cg1') was successful.",
+              "delete of an empty group", "Kafka's success line", (out, err))
+        _, out, _ = cli(b, "--list")
+        check(out == "", "--list no longer shows the deleted group", "", out)
+        _, _, err = cli(b, "--describe", "--group", "cg1", expect_rc=1)
+        check("Consumer group 'cg1' does not exist." in err, "the deleted group is gone",
+              "does not exist", err)
+        # a group made of committed offsets only (no member ever joined) deletes too; one
+        # refused group in the same command is reported beside the one deleted
+        cli(b, "--reset-offsets", "--group", "cg2", "--topic", "c2", "--to-earliest",
+            "--execute")
+        _, out, _ = cli(b, "--list")
+        check(out.splitlines() == ["cg2"], "--reset-offsets --execute made group cg2", ["cg2"],
+              out)
+        _, out, err = cli(b, "--delete", "--group", "nope", "--group", "cg2", expect_rc=1)
+        check("* Group 'nope' could not be deleted due to: GROUP_ID_NOT_FOUND" in err and
+              "These consumer groups were deleted successfully: 'cg2'" in out,
+              "a partly failed delete names both", "both lines", (out, err))
+        _, out, _ = cli(b, "--list")
+        check(out == "", "--list is empty after deleting cg2", "", out)
         _, _, err = cli(b, "--describe", "--group", "nope", expect_rc=1)
         check("Consumer group 'nope' does not exist." in err, "describe of an unknown group",
               "does not exist", err)

@@ -103,6 +103,10 @@ static void test_api_versions_v0_and_v3(void **state) {
     assert_non_null(find(r, KP_API_Metadata));
     assert_non_null(find(r, KP_API_ApiVersions));
     assert_non_null(find(r, KP_API_CreateTopics));
+    /* issue 7: the group APIs, DeleteGroups included (kafka-consumer-groups --delete) */
+    const kp_ApiVersionsResponse_ApiVersion_t *dg = find(r, KP_API_DeleteGroups);
+    assert_non_null(dg);
+    assert_true(dg->min_version == 0 && dg->max_version >= 1);
     /* Never advertised: internal APIs without a client-facing handler. */
     assert_null(find(r, KP_API_LeaderAndIsr));
     finish(&req);

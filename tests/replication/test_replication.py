@@ -14,7 +14,8 @@ Cases:
                succeeds again; the controller moves leadership back to the preferred replica.
   lag          a follower SIGSTOPped (ZooKeeper session longer than the stop) past
                replica.lag.time.max.ms leaves the ISR by the leader's version-checked write
-               (same leader epoch), acks=all still works with 2 of 3, and it rejoins when resumed.
+               (same leader epoch), acks=all still works with 2 of 3, and it rejoins when resumed;
+               every replica checkpoints the high watermark (replication-offset-checkpoint).
   divergent    followers fetch slowly (replica.fetch.min.bytes/wait), the leader takes acks=1
                records no follower has (consumers do not see them: above the high watermark),
                then is SIGKILLed; a new leader takes more records; the old leader returns,
@@ -309,6 +310,20 @@ def case_lag():
         poll("the controller consumed /isr_change_notification", lambda: c.zk.children(
             "/isr_change_notification") == [], 15, interval_s=0.2,
             describe=lambda: c.zk.children("/isr_change_notification"))
+        def hw_checkpointed():
+            for b in c.brokers.values():
+                path = os.path.join(b.data_dir, "replication-offset-checkpoint")
+                if not os.path.exists(path) or "%s 0 30\n" % topic not in open(path).read():
+                    return False
+            return True
+        poll("every replica checkpointed HW 30 in replication-offset-checkpoint", hw_checkpointed,
+             15, interval_s=0.2)
+        # Restored at restart: the follower's role line shows the checkpointed HW.
+        b.stop()
+        restart(b)
+        poll("restarted follower %d restored HW 30" % fol, lambda: "leader epoch %d, LEO 30, HW 30)"
+             % st["leader_epoch"] in b.log_tail(400).split("=== start 2")[-1], 20, interval_s=0.2,
+             describe=lambda: [l for l in b.log_tail(60).splitlines() if "lag-0" in l])
         logs = "".join(open(b.log_path, "rb").read().decode(errors="replace")
                        for b in c.brokers.values())
         check("ISR change notification" in logs, "the controller saw the leader's notification",

@@ -248,10 +248,25 @@ class Broker:
     def __enter__(self):
         return self.start()
 
+    def stop_clean(self):
+        """SIGTERM; the broker must exit 0 and its log hold no sanitizer report (ASan builds)."""
+        if self.proc is None:
+            return
+        rc = self.stop()
+        log = self.log_tail(100000)
+        bad = [l for l in log.splitlines() if "Sanitizer" in l or "runtime error:" in l]
+        check(rc == 0 and not bad, "broker exits 0 on SIGTERM with no sanitizer report",
+              "exit 0", "exit %s; %s" % (rc, "\n".join(bad[:5]) or self.log_tail(10)))
+
     def __exit__(self, exc_type, *exc):
         if exc_type is not None:
             print("     --- broker log tail (%s):\n%s" % (self.tmp, self.log_tail(20)), flush=True)
-        self.cleanup()
+            self.cleanup()
+            return
+        try:
+            self.stop_clean()
+        finally:
+            self.cleanup()
 
     # -------- protocol conveniences
     def conn(self, timeout=10.0):

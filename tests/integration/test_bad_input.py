@@ -361,6 +361,18 @@ def case_max_connections():
         h.assert_served(b, "after max.connections refusal")
 
 
+def case_clean_shutdown_after_all_of_it():
+    """Last: the broker that took every bad input above exits 0 on SIGTERM, and (in a sanitizer
+    build) reported nothing."""
+    global BROKER
+    b = broker()
+    try:
+        b.stop_clean()
+    finally:
+        b.cleanup()
+        BROKER = None
+
+
 CASES = [(name[5:], fn) for name, fn in list(globals().items()) if name.startswith("case_")]
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 #   1. install missing Debian packages, and kafkajs (npm ci) for the integration tests;
 #   2. Release build in build/ (as run.sh ships it: -O2, asserts on) and the format check;
 #   3. every ctest test in build/ (unit, integration, slow), two at a time;
-#   4. an ASan+UBSan build in build-asan/ and the unit tests there;
+#   4. an ASan+UBSan build in build-asan/, the unit tests there, and the tests/integration
+#      drivers against its broker;
 #   5. the request-decoder fuzzer for a bounded time (scripts/fuzz.sh 60).
 # Every step runs even when an earlier independent one failed; the exit code is non-zero when any
 # step failed, and the closing lines list the failed steps.
@@ -69,6 +70,10 @@ fi
 if step build-asan build "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON; then
     step ctest-asan-unit env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --test-dir "$ASAN_BUILD" -L unit -j2 --output-on-failure --timeout 600
+    # The real-client and bad-input drivers once more against the sanitized broker: each
+    # broker must exit 0 on SIGTERM with no sanitizer report in its log.
+    step ctest-asan-integration env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        ctest --test-dir "$ASAN_BUILD" -R '^integration_' -j2 --output-on-failure --timeout 900
 fi
 
 step fuzz "$ROOT/scripts/fuzz.sh" "$FUZZ_SECONDS"

@@ -361,6 +361,24 @@ def case_max_connections():
         h.assert_served(b, "after max.connections refusal")
 
 
+def case_idle_connection_closed():
+    """connections.max.idle.ms: a silent connection is closed; a busy one is not."""
+    with h.Broker({"connections.max.idle.ms": 1000}, name="idle") as b:
+        with b.conn() as idle, b.conn() as busy:
+            idle.call(kw.API_API_VERSIONS, 0, b"", 90)
+            closed = False
+            deadline = h.time.monotonic() + 20
+            i = 0
+            while h.time.monotonic() < deadline and not closed:
+                i += 1
+                busy.call(kw.API_API_VERSIONS, 0, b"", 100 + i)  # keeps `busy` active
+                closed = idle.wait_closed(deadline_s=0.2)
+            check(closed, "idle connection closed (connections.max.idle.ms=1000)", "closed",
+                  "still open after 20 s")
+            err, _ = kw.parse_api_versions_v0(busy.call(kw.API_API_VERSIONS, 0, b"", 99))
+            check(err == 0, "the busy connection is still served", "NONE", kw.err_name(err))
+
+
 def case_clean_shutdown_after_all_of_it():
     """Last: the broker that took every bad input above exits 0 on SIGTERM, and (in a sanitizer
     build) reported nothing."""

@@ -16,6 +16,9 @@ Cases:
                replica.lag.time.max.ms leaves the ISR by the leader's version-checked write
                (same leader epoch), acks=all still works with 2 of 3, and it rejoins when resumed;
                every replica checkpoints the high watermark (replication-offset-checkpoint).
+  unclean      RF 2, follower then leader killed, only the old follower returns: the topic with
+               unclean.leader.election.enable=true elects it (with a warning), the default one
+               stays offline until its ISR member returns.
   divergent    followers fetch slowly (replica.fetch.min.bytes/wait), the leader takes acks=1
                records no follower has (consumers do not see them: above the high watermark),
                then is SIGKILLed; a new leader takes more records; the old leader returns,
@@ -330,7 +333,42 @@ def case_lag():
               True, False)
 
 
-CASES = [("lag", case_lag), ("min_isr", case_min_isr), ("divergent", case_divergent), ("fault", case_fault)]
+# ---------------------------------------------------------------- unclean leader election
+
+def case_unclean():
+    with ch.Cluster("repl-unclean", overrides=BASE) as c:
+        cli = h.env_path("STRATA_CLI")
+        for topic, extra in (("clean", []), ("unclean", ["--config",
+                                                          "unclean.leader.election.enable=true"])):
+            rc, out, err = h.run([cli, "topics", "--bootstrap-server", c.brokers[1].bootstrap,
+                                  "--create", "--topic", topic, "--replica-assignment", "1:2"] +
+                                 extra, timeout=60)
+            check(rc == 0, "create %s" % topic, 0, "%d %s %s" % (rc, out, err))
+            wait_isr(c, topic, 1, 2)
+            s, _ = replprod(c.bootstrap(), topic, "--count", 10, "--acks", "1")
+            check(s["acked"] == "10", "10 records to %s" % topic, "10", s)
+        c.brokers[2].kill()  # the follower: ISR [1]
+        for topic in ("clean", "unclean"):
+            poll("%s: ISR [1]" % topic, lambda t=topic: (state(c, t, 0) or {}).get("isr") == [1],
+                 20, interval_s=0.2)
+        c.brokers[1].kill()  # the whole ISR is gone
+        restart(c.brokers[2])  # only the out-of-sync replica returns
+        poll("unclean: replica 2 elected (unclean.leader.election.enable=true on the topic)",
+             lambda: (state(c, "unclean", 0) or {}).get("leader") == 2, 20, interval_s=0.2,
+             describe=lambda: state(c, "unclean", 0))
+        st = state(c, "clean", 0)
+        check(st["leader"] == -1, "clean: stays offline without an ISR member (default false)",
+              -1, st)
+        log = "".join(open(b.log_path, "rb").read().decode(errors="replace")
+                      for b in c.brokers.values())
+        check("unclean leader election of 2" in log, "the controller warned of possible loss",
+              True, False)
+        restart(c.brokers[1])
+        poll("clean: leader 1 back", lambda: (state(c, "clean", 0) or {}).get("leader") == 1, 20,
+             interval_s=0.2, describe=lambda: state(c, "clean", 0))
+
+
+CASES = [("lag", case_lag), ("unclean", case_unclean), ("min_isr", case_min_isr), ("divergent", case_divergent), ("fault", case_fault)]
 
 if __name__ == "__main__":
     ch.skip_unless_zookeeper()

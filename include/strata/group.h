@@ -321,8 +321,9 @@ int gc_batch_foreach(const uint8_t *data, size_t len,
 /*
  * gcb_ binds the pure coordinator to a running broker (src/group/broker.c): the clock is
  * a uv_timer, the store appends to the local leader of __consumer_offsets-<p> (acks=1),
- * a partition is loaded from its log the first time a request needs it while this
- * broker leads it (and unloaded when leadership moves), __consumer_offsets is created
+ * a partition is loaded from its log (reads on the thread pool) when the metadata cache
+ * shows this broker became its leader or when a request needs it (and unloaded when
+ * leadership moves), __consumer_offsets is created
  * through the controller on first use (offsets.topic.num.partitions, replication
  * factor capped by live brokers, cleanup.policy=compact). It also hands out producer
  * ids from blocks claimed in coord at /latest_producer_id_block (Kafka's JSON).
@@ -344,13 +345,16 @@ void gcb_shutdown(gcb_t *g);
 void gcb_free(gcb_t *g);
 gc_t *gcb_gc(gcb_t *g);
 /**
- * Makes sure this broker may serve group_id now: loads its partition if this broker
- * leads it (synchronously), unloads it if not. @returns NONE, NOT_COORDINATOR,
- * COORDINATOR_NOT_AVAILABLE (topic being created, no leader) or INVALID_GROUP_ID.
+ * Makes sure this broker may serve group_id now: starts loading its partition if this
+ * broker leads it (the reads run on the libuv thread pool, chunk by chunk; the loop never
+ * waits), unloads it if not. @returns NONE, COORDINATOR_LOAD_IN_PROGRESS (loading: the
+ * client retries), NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE (topic being created, no
+ * leader) or INVALID_GROUP_ID.
  */
 kp_err_t gcb_prepare(gcb_t *g, const char *group_id);
-/** gcb_prepare for every __consumer_offsets partition (ListGroups). */
-void gcb_prepare_all(gcb_t *g);
+/** gcb_prepare for every __consumer_offsets partition (ListGroups): NONE, or
+ * COORDINATOR_LOAD_IN_PROGRESS while any partition this broker leads is loading. */
+kp_err_t gcb_prepare_all(gcb_t *g);
 /** FindCoordinator: the leader of the group's partition (host borrowed from the cache). */
 kp_err_t gcb_find_coordinator(gcb_t *g, const char *group_id, int32_t *node_id, const char **host,
                               int32_t *port);

@@ -32,9 +32,11 @@ void api_handle_ListGroups(api_call_t *call) {
     kp_init_ListGroupsResponse(&resp);
     resp.n_groups = 0;
     resp.groups = NULL;
-    gcb_prepare_all(g);
+    /* Kafka answers the groups it has with COORDINATOR_LOAD_IN_PROGRESS while any of its
+     * partitions is loading (the client retries for a complete list). */
+    kp_err_t err = gcb_prepare_all(g);
     lg_ctx_t c = {call, &resp, 0};
     gc_list(gcb_gc(g), on_group, &c);
-    resp.error_code = KP_ERR_NONE;
+    resp.error_code = (int16_t)err;
     api_respond(call, &resp);
 }

@@ -111,6 +111,17 @@ static cli_conn_t *coordinator(cg_ctx_t *c, const char *group, char *err, size_t
     }
 }
 
+/* A coordinator answers COORDINATOR_LOAD_IN_PROGRESS while it reads __consumer_offsets
+ * (after becoming leader or a restart): wait a little and ask again, up to the deadline. */
+static bool retry_loading(int16_t code, int *waited) {
+    if (code != KP_ERR_COORDINATOR_LOAD_IN_PROGRESS || *waited >= COORDINATOR_DEADLINE_MS) {
+        return false;
+    }
+    sleep_ms(200);
+    *waited += 200;
+    return true;
+}
+
 /* ---------------------------------------------------------------- describe helpers */
 
 typedef struct row {
@@ -264,6 +275,8 @@ typedef struct group_info {
 /* DescribeGroups of one group; fills rows with the members' assigned partitions. */
 static int describe_group(cg_ctx_t *c, cli_conn_t *conn, const char *group, rows_t *rs,
                           group_info_t *gi, arena_t *keep, char *err, size_t err_len) {
+    int waited = 0;
+again:;
     int16_t v = cli_conn_version(conn, KP_API_DescribeGroups, 0, 4, err, err_len);
     if (v < 0) {
         return -1;
@@ -288,6 +301,10 @@ static int describe_group(cg_ctx_t *c, cli_conn_t *conn, const char *group, rows
         return -1;
     }
     const kp_DescribeGroupsResponse_DescribedGroup_t *g = &dr->groups[0];
+    if (retry_loading(g->error_code, &waited)) {
+        cli_resp_destroy(&resp);
+        goto again;
+    }
     gi->error = g->error_code;
     snprintf(gi->state, sizeof(gi->state), "%s", g->group_state ? g->group_state : "");
     gi->n_members = g->n_members > 0 ? (size_t)g->n_members : 0;
@@ -315,6 +332,8 @@ static int describe_group(cg_ctx_t *c, cli_conn_t *conn, const char *group, rows
 /* Every committed offset of the group into rows. */
 static int fetch_offsets(cg_ctx_t *c, cli_conn_t *conn, const char *group, rows_t *rs, char *err,
                          size_t err_len) {
+    int waited = 0;
+again:;
     int16_t v = cli_conn_version(conn, KP_API_OffsetFetch, 2, 5, err, err_len);
     if (v < 0) {
         return -1;
@@ -332,6 +351,10 @@ static int fetch_offsets(cg_ctx_t *c, cli_conn_t *conn, const char *group, rows_
         return -1;
     }
     const kp_OffsetFetchResponse_t *fr = resp.msg;
+    if (retry_loading(fr->error_code, &waited)) {
+        cli_resp_destroy(&resp);
+        goto again;
+    }
     if (fr->error_code != 0) {
         cli_kafka_error(err, err_len, fr->error_code, NULL);
         cli_resp_destroy(&resp);
@@ -434,6 +457,8 @@ static int do_list(cg_ctx_t *c) {
     size_t n = 0, cap = 0;
     int rc = CLI_EXIT_OK;
     for (size_t b = 0; b < c->client.n_brokers; b++) {
+        int waited = 0;
+    again:;
         cli_conn_t *conn =
             cli_client_node(&c->client, c->client.brokers[b].node_id, err, sizeof(err));
         int16_t v = conn ? cli_conn_version(conn, KP_API_ListGroups, 0, 2, err, sizeof(err)) : -1;
@@ -452,6 +477,16 @@ static int do_list(cg_ctx_t *c) {
             continue;
         }
         const kp_ListGroupsResponse_t *lr = resp.msg;
+        if (retry_loading(lr->error_code, &waited)) {
+            cli_resp_destroy(&resp); /* the list is complete once every partition loaded */
+            goto again;
+        }
+        if (lr->error_code != 0) {
+            cli_kafka_error(err, sizeof(err), lr->error_code, NULL);
+            cli_resp_destroy(&resp);
+            rc = fail(err);
+            continue;
+        }
         for (int32_t i = 0; i < lr->n_groups; i++) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 16;
@@ -476,6 +511,8 @@ static int do_list(cg_ctx_t *c) {
 
 /* DeleteGroups of one group on its coordinator: 0 (error code in *code) or -1 (err). */
 static int delete_one(cg_ctx_t *c, const char *group, int16_t *code, char *err, size_t err_len) {
+    int waited = 0;
+again:;
     cli_conn_t *conn = coordinator(c, group, err, err_len);
     if (!conn) {
         return -1;
@@ -507,6 +544,9 @@ static int delete_one(cg_ctx_t *c, const char *group, int16_t *code, char *err, 
     }
     if (rc != 0) {
         snprintf(err, err_len, "DeleteGroups answered without group '%s'", group);
+    } else if (retry_loading(*code, &waited)) {
+        cli_resp_destroy(&resp);
+        goto again;
     }
     cli_resp_destroy(&resp);
     return rc;

@@ -41,12 +41,26 @@ struct gcb {
     bool closing;
     bool creating_topic;
     int32_t *loaded_epoch; /* per partition: leader epoch it was loaded at, -1 = none */
+    uint32_t *load_gen;    /* per partition: bumped when a load starts or is cancelled */
+    bool *loading;         /* per partition: a load (chunk reads off the loop) in flight */
+    int jobs;              /* chunk reads queued on the thread pool (each holds g) */
+    bool freed;            /* gcb_free ran: the last of timer close / jobs frees g */
+    bool timer_closed;
     /* producer ids */
     int64_t pid_next;
     int64_t pid_end; /* inclusive; pid_next > pid_end = exhausted */
     bool claiming;
     pid_waiter_t *waiters, *waiters_tail;
 };
+
+/* Frees g once gcb_free ran, its timer closed and no chunk read is in flight. */
+static void gcb_release(gcb_t *g) {
+    if (g->freed && g->timer_closed && g->jobs == 0) {
+        free(g);
+    }
+}
+
+static void load_start(gcb_t *g, int32_t partition, part_t *p, int32_t epoch);
 
 /* ---------------------------------------------------------------- clock and store */
 
@@ -113,7 +127,7 @@ static void on_mdc_event(void *arg, mdc_event_t ev, const char *topic, int32_t p
     }
     int32_t n = gc_config(g->gc)->offsets_topic_num_partitions;
     for (int32_t p = 0; p < n; p++) {
-        if ((partition >= 0 && p != partition) || !gc_owns(g->gc, p)) {
+        if ((partition >= 0 && p != partition) || (!gc_owns(g->gc, p) && !g->loading[p])) {
             continue;
         }
         const mdc_partition_t *mp = mdc_partition(g->mdc, GC_OFFSETS_TOPIC, p);
@@ -123,6 +137,28 @@ static void on_mdc_event(void *arg, mdc_event_t ev, const char *topic, int32_t p
                       GC_OFFSETS_TOPIC, (int)p);
             gc_unload(g->gc, p);
             g->loaded_epoch[p] = -1;
+            if (g->loading[p]) {
+                g->loading[p] = false; /* its chunk in flight is dropped (generation) */
+                g->load_gen[p]++;
+            }
+        }
+    }
+    /* Kafka loads a partition as soon as this broker becomes its leader (onElection), so
+     * the first group request rarely sees COORDINATOR_LOAD_IN_PROGRESS. Requests still
+     * load lazily (gcb_prepare) when the replica manager learns of the leadership later. */
+    if (ev == MDC_EV_TOPIC_DELETED) {
+        return;
+    }
+    for (int32_t p = 0; p < n; p++) {
+        if ((partition >= 0 && p != partition) || gc_owns(g->gc, p) || g->loading[p]) {
+            continue;
+        }
+        const mdc_partition_t *mp = mdc_partition(g->mdc, GC_OFFSETS_TOPIC, p);
+        part_t *pp = NULL;
+        if (mp && mp->leader == g->cfg.broker_id &&
+            rm_partition(g->rm, GC_OFFSETS_TOPIC, p, true, &pp) == 0 &&
+            part_leader_epoch(pp) == mp->leader_epoch) {
+            load_start(g, p, pp, mp->leader_epoch);
         }
     }
 }
@@ -145,6 +181,8 @@ gcb_t *gcb_new(uv_loop_t *loop, rm_t *rm, ctl_t *ctl, mdc_t *mdc, coord_t *coord
     g->gc = gc_new(&cfg->gc, &clk, &st);
     int32_t n = gc_config(g->gc)->offsets_topic_num_partitions;
     g->loaded_epoch = xmalloc(sizeof(int32_t) * (size_t)n);
+    g->load_gen = xcalloc((size_t)n, sizeof(uint32_t));
+    g->loading = xcalloc((size_t)n, sizeof(bool));
     for (int32_t i = 0; i < n; i++) {
         g->loaded_epoch[i] = -1;
     }
@@ -173,10 +211,12 @@ void gcb_shutdown(gcb_t *g) {
     }
     int32_t n = gc_config(g->gc)->offsets_topic_num_partitions;
     for (int32_t p = 0; p < n; p++) {
-        if (gc_owns(g->gc, p)) {
+        if (gc_owns(g->gc, p) || g->loading[p]) {
             gc_unload(g->gc, p);
         }
         g->loaded_epoch[p] = -1;
+        g->loading[p] = false;
+        g->load_gen[p]++;
     }
     g->closing = true;
     uv_timer_stop(&g->timer);
@@ -185,7 +225,8 @@ void gcb_shutdown(gcb_t *g) {
 
 static void on_timer_closed(uv_handle_t *h) {
     gcb_t *g = h->data;
-    free(g);
+    g->timer_closed = true;
+    gcb_release(g); /* or the last chunk read in flight frees it */
 }
 
 void gcb_free(gcb_t *g) {
@@ -197,6 +238,11 @@ void gcb_free(gcb_t *g) {
     g->gc = NULL;
     free(g->loaded_epoch);
     g->loaded_epoch = NULL;
+    free(g->load_gen);
+    g->load_gen = NULL;
+    free(g->loading);
+    g->loading = NULL;
+    g->freed = true;
     uv_close((uv_handle_t *)&g->timer, on_timer_closed);
 }
 
@@ -249,58 +295,145 @@ static void maybe_create_topic(gcb_t *g) {
     }
 }
 
-/* Reads the whole partition into the coordinator. Blocking reads of the page cache. */
-static int load_partition(gcb_t *g, int32_t partition, part_t *p) {
-    gc_load_begin(g->gc, partition);
-    /* up to the log end, as Kafka's loadGroupsAndOffsets: a new leader's high watermark may
-     * still trail the commits it holds */
-    log_t *log = part_log(p);
-    int64_t offset = log_start_offset(log);
-    int64_t end = log_end_offset(log);
-    buf_t b = BUF_INIT;
-    int rc = 0;
-    while (offset < end) {
-        log_slice_t sl;
-        rc = log_read(log, offset, 1 << 20, INT64_MAX, &sl);
-        if (rc < 0 || sl.len <= 0) {
-            log_slice_release(&sl);
-            break;
-        }
-        int64_t want = sl.len;
-        buf_reset(&b);
-        uint8_t *d = buf_extend(&b, (size_t)want);
-        ssize_t got = pread(sl.fd, d, (size_t)want, (off_t)sl.pos);
-        log_slice_release(&sl);
-        if (got != (ssize_t)want) {
-            rc = STRATA_ECORRUPT;
-            break;
-        }
-        /* find where the data ends (last whole batch) to continue from there */
-        size_t pos = 0;
-        int64_t next = offset;
-        while ((size_t)want - pos >= RB_HEADER_SIZE) {
-            rb_header_t h;
-            long sz = rb_parse(d + pos, (size_t)want - pos, &h);
-            if (sz <= 0) {
-                break;
-            }
-            next = h.base_offset + h.last_offset_delta + 1;
-            pos += (size_t)sz;
-        }
-        if (pos == 0 || next <= offset) {
-            rc = STRATA_ECORRUPT;
-            break;
-        }
-        (void)gc_load_batches(g->gc, partition, d, pos);
-        offset = next;
-    }
-    buf_destroy(&b);
+/*
+ * Loading a partition never blocks the loop: gc_load_begin makes its groups answer
+ * COORDINATOR_LOAD_IN_PROGRESS, then chunks of at most LOAD_CHUNK bytes are located on the
+ * loop (log_read: an index lookup), read with pread on the thread pool, and replayed on
+ * the loop (gc_load_batches) one chunk per completion, up to the log end as Kafka's
+ * loadGroupsAndOffsets (a new leader's high watermark may still trail the commits it
+ * holds). A cancelled load (unload, new epoch, shutdown) is recognised by its generation.
+ */
+#define LOAD_CHUNK (1 << 20)
+
+typedef struct load_job {
+    gcb_t *g;
+    int32_t partition;
+    uint32_t gen;
+    int64_t offset; /* first offset of the chunk */
+    log_slice_t sl;
+    uint8_t *data;
+    ssize_t got;
+    uv_work_t req;
+} load_job_t;
+
+static void load_next_chunk(gcb_t *g, int32_t partition, int64_t offset);
+
+static void load_finish(gcb_t *g, int32_t partition, int64_t offset, int rc) {
+    g->loading[partition] = false;
     if (rc < 0) {
         slog_warn("[GroupCoordinator] loading %s-%d stopped at offset %" PRId64 ": %s",
                   GC_OFFSETS_TOPIC, (int)partition, offset, strata_strerror(rc));
     }
     gc_load_done(g->gc, partition);
-    return 0;
+    slog_info("[GroupCoordinator] loaded %s-%d up to offset %" PRId64, GC_OFFSETS_TOPIC,
+              (int)partition, offset);
+}
+
+static void load_work(uv_work_t *req) {
+    load_job_t *j = req->data;
+    j->data = malloc((size_t)j->sl.len);
+    j->got = j->data ? pread(j->sl.fd, j->data, (size_t)j->sl.len, (off_t)j->sl.pos) : -1;
+}
+
+static void load_after(uv_work_t *req, int status) {
+    load_job_t *j = req->data;
+    gcb_t *g = j->g;
+    g->jobs--;
+    int64_t want = j->sl.len;
+    log_slice_release(&j->sl); /* clears j->sl */
+    bool current = !g->freed && !g->closing && status == 0 && g->loading[j->partition] &&
+                   g->load_gen[j->partition] == j->gen;
+    if (!current) {
+        free(j->data);
+        free(j);
+        gcb_release(g);
+        return;
+    }
+    int32_t partition = j->partition;
+    int64_t offset = j->offset;
+    if (j->got != (ssize_t)want) {
+        free(j->data);
+        free(j);
+        load_finish(g, partition, offset, STRATA_ECORRUPT);
+        return;
+    }
+    /* where the whole batches end: the next chunk starts after the last one */
+    size_t len = (size_t)j->got, pos = 0;
+    int64_t next = offset;
+    while (len - pos >= RB_HEADER_SIZE) {
+        rb_header_t h;
+        long sz = rb_parse(j->data + pos, len - pos, &h);
+        if (sz <= 0) {
+            break;
+        }
+        next = h.base_offset + h.last_offset_delta + 1;
+        pos += (size_t)sz;
+    }
+    if (pos > 0) {
+        (void)gc_load_batches(g->gc, partition, j->data, pos);
+    }
+    free(j->data);
+    free(j);
+    if (pos == 0 || next <= offset) {
+        load_finish(g, partition, offset, STRATA_ECORRUPT);
+        return;
+    }
+    load_next_chunk(g, partition, next);
+}
+
+/* Locates the chunk at offset and queues its read; finishes the load at the log end. */
+static void load_next_chunk(gcb_t *g, int32_t partition, int64_t offset) {
+    part_t *p = NULL;
+    if (rm_partition(g->rm, GC_OFFSETS_TOPIC, partition, true, &p) != 0) {
+        /* leadership went away mid-load: serve nothing from this partition */
+        g->loading[partition] = false;
+        g->loaded_epoch[partition] = -1;
+        g->load_gen[partition]++;
+        gc_unload(g->gc, partition);
+        return;
+    }
+    log_t *log = part_log(p);
+    if (offset < log_start_offset(log)) {
+        offset = log_start_offset(log); /* retention or compaction moved the start */
+    }
+    if (offset >= log_end_offset(log)) {
+        load_finish(g, partition, offset, 0);
+        return;
+    }
+    load_job_t *j = xcalloc(1, sizeof(*j));
+    int rc = log_read(log, offset, LOAD_CHUNK, INT64_MAX, &j->sl);
+    if (rc < 0 || j->sl.len <= 0) {
+        if (rc == 0) {
+            log_slice_release(&j->sl);
+        }
+        free(j);
+        load_finish(g, partition, offset, rc < 0 ? rc : 0);
+        return;
+    }
+    j->g = g;
+    j->partition = partition;
+    j->gen = g->load_gen[partition];
+    j->offset = offset;
+    j->req.data = j;
+    rc = uv_queue_work(g->loop, &j->req, load_work, load_after);
+    if (rc != 0) {
+        log_slice_release(&j->sl);
+        free(j);
+        load_finish(g, partition, offset, STRATA_EOFFLINE);
+        return;
+    }
+    g->jobs++;
+}
+
+/* Starts loading the partition (this broker leads it at epoch). */
+static void load_start(gcb_t *g, int32_t partition, part_t *p, int32_t epoch) {
+    gc_load_begin(g->gc, partition);
+    g->loaded_epoch[partition] = epoch;
+    g->loading[partition] = true;
+    g->load_gen[partition]++;
+    slog_info("[GroupCoordinator] loading %s-%d (leader epoch %d)", GC_OFFSETS_TOPIC,
+              (int)partition, (int)epoch);
+    load_next_chunk(g, partition, log_start_offset(part_log(p)));
 }
 
 static kp_err_t prepare_partition(gcb_t *g, int32_t partition) {
@@ -310,12 +443,16 @@ static kp_err_t prepare_partition(gcb_t *g, int32_t partition) {
     part_t *p = NULL;
     int rc = rm_partition(g->rm, GC_OFFSETS_TOPIC, partition, true, &p);
     if (rc != 0) {
-        if (gc_owns(g->gc, partition)) {
+        if (gc_owns(g->gc, partition) || g->loading[partition]) {
             slog_info("[GroupCoordinator] no longer leader of %s-%d: unloading", GC_OFFSETS_TOPIC,
                       (int)partition);
             gc_unload(g->gc, partition);
         }
         g->loaded_epoch[partition] = -1;
+        if (g->loading[partition]) {
+            g->loading[partition] = false;
+            g->load_gen[partition]++;
+        }
         if (rc == STRATA_ENOTFOUND) {
             maybe_create_topic(g);
             return KP_ERR_COORDINATOR_NOT_AVAILABLE;
@@ -323,9 +460,12 @@ static kp_err_t prepare_partition(gcb_t *g, int32_t partition) {
         return rc == RM_ENOT_LEADER ? KP_ERR_NOT_COORDINATOR : KP_ERR_COORDINATOR_NOT_AVAILABLE;
     }
     int32_t epoch = part_leader_epoch(p);
-    if (!gc_owns(g->gc, partition) || g->loaded_epoch[partition] != epoch) {
-        load_partition(g, partition, p);
-        g->loaded_epoch[partition] = epoch;
+    if (g->loaded_epoch[partition] != epoch ||
+        (!gc_owns(g->gc, partition) && !g->loading[partition])) {
+        load_start(g, partition, p, epoch);
+    }
+    if (g->loading[partition]) {
+        return KP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
     }
     return KP_ERR_NONE;
 }
@@ -337,14 +477,18 @@ kp_err_t gcb_prepare(gcb_t *g, const char *group_id) {
     return prepare_partition(g, gc_partition_for(g->gc, group_id));
 }
 
-void gcb_prepare_all(gcb_t *g) {
+kp_err_t gcb_prepare_all(gcb_t *g) {
     if (!mdc_topic(g->mdc, GC_OFFSETS_TOPIC)) {
-        return;
+        return KP_ERR_NONE;
     }
+    kp_err_t err = KP_ERR_NONE;
     int32_t n = gc_config(g->gc)->offsets_topic_num_partitions;
     for (int32_t p = 0; p < n; p++) {
-        (void)prepare_partition(g, p);
+        if (prepare_partition(g, p) == KP_ERR_COORDINATOR_LOAD_IN_PROGRESS) {
+            err = KP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+        }
     }
+    return err;
 }
 
 kp_err_t gcb_find_coordinator(gcb_t *g, const char *group_id, int32_t *node_id, const char **host,

@@ -33,8 +33,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Socket buffers: the OS defaults (autotuned), as librdkafka's mock cluster uses, instead of
+# config/server.properties' Kafka values (100 KB fixed), which cap each sendfile/read at a
+# few hundred KB and cost the broker extra wake-ups; same footing for both targets.
 "$BUILD/strata-broker" "$ROOT/config/server.properties" \
     --override broker.id=0 \
+    --override socket.send.buffer.bytes=-1 \
+    --override socket.receive.buffer.bytes=-1 \
     --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
     --override "advertised.listeners=PLAINTEXT://127.0.0.1:$PORT" \
     --override "log.dirs=$DATA/data" >"$DATA/broker.log" 2>&1 &

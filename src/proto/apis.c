@@ -22,7 +22,6 @@ static const kp_supported_api_t supported[] = {
     {KP_API_SyncGroup, 0, 3, KP_SUPPORT_GROUP},
     {KP_API_DescribeGroups, 0, 4, KP_SUPPORT_GROUP},
     {KP_API_ListGroups, 0, 2, KP_SUPPORT_GROUP},
-    {KP_API_DeleteGroups, 0, 1, KP_SUPPORT_GROUP}, /* rdk Admin API 0-1, kjs 0-1; 2+ flexible */
     {KP_API_ApiVersions, 0, 3, KP_SUPPORT_BASE}, /* v3 flexible, response header v0 */
     {KP_API_CreateTopics, 0, 4, KP_SUPPORT_BASE},
     {KP_API_DeleteTopics, 0, 3, KP_SUPPORT_BASE},
@@ -30,6 +29,7 @@ static const kp_supported_api_t supported[] = {
     {KP_API_OffsetForLeaderEpoch, 0, 3, KP_SUPPORT_INTERNAL}, /* follower truncation (issue 6) */
     {KP_API_DescribeConfigs, 0, 2, KP_SUPPORT_BASE},
     {KP_API_CreatePartitions, 0, 1, KP_SUPPORT_BASE},
+    {KP_API_DeleteGroups, 0, 1, KP_SUPPORT_GROUP}, /* rdk Admin API 0-1, kjs 0-1; 2+ flexible */
 };
 
 const kp_supported_api_t *kp_supported_apis(size_t *n) {

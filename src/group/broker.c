@@ -5,8 +5,11 @@
  * cache — and the producer-id block allocator for InitProducerId.
  *
  * Invariants:
- *  1. gc owns (PART_ACTIVE) only partitions this broker led at the leader epoch
- *     recorded in loaded_epoch[]; a different epoch or role reloads or unloads it.
+ *  1. gc owns (PART_ACTIVE) or loads (loading[]) only partitions this broker led at the
+ *     leader epoch recorded in loaded_epoch[]; a different epoch or role reloads or
+ *     unloads it. A chunk read completing for an older load_gen[] is discarded.
+ *  4. The loop never reads __consumer_offsets data itself: chunk reads run on the libuv
+ *     thread pool; g is freed only when gcb_free ran, the timer closed and jobs == 0.
  *  2. At most one __consumer_offsets creation and one producer-id block claim in flight.
  *  3. Producer ids handed out lie in a block this broker wrote to coord: unique across
  *     brokers and restarts (Kafka's ZkProducerIdManager, blocks of 1000).
@@ -116,7 +119,7 @@ static int g_append(void *ctx, int32_t partition, uint8_t *batch, size_t len) {
 
 /* Leadership of a __consumer_offsets partition moved away: unload at once, so requests
  * waiting on its groups (JoinGroup, SyncGroup) get NOT_COORDINATOR and the clients look the
- * coordinator up again. Loading stays lazy (gcb_prepare on the next request). */
+ * coordinator up again. A partition this broker now leads starts loading at once (below). */
 static void on_mdc_event(void *arg, mdc_event_t ev, const char *topic, int32_t partition) {
     gcb_t *g = arg;
     if (g->closing || !g->gc || !topic || strcmp(topic, GC_OFFSETS_TOPIC) != 0) {

@@ -5,6 +5,10 @@ leaves --list), with their output checked."""
 
 from groups_util import Member, check, cli, describe, h, poll
 
+import os
+
+import kafka_wire as kw
+
 DEADLINE_S = 60
 
 
@@ -135,5 +139,53 @@ def case_list_describe_reset():
         b.cleanup()
 
 
+def admin_commit(b, group, topic, partition, offset, metadata):
+    """OffsetCommit v7 with generation -1 and no member (an admin commit) -> error code."""
+    body = (kw.string(group) + kw.i32(-1) + kw.string("") + kw.string(None) +
+            kw.array([topic], lambda t: kw.string(t) + kw.array(
+                [partition], lambda p: kw.i32(p) + kw.i64(offset) + kw.i32(-1) +
+                kw.string(metadata))))
+    with b.conn() as c:
+        r = kw.Reader(c.call(8, 7, body))
+        r.i32()
+        errs = [e for _, ps in r.array(lambda r: (r.string(), r.array(
+            lambda r: (r.i32(), r.i16())))) for _, e in ps]
+    return errs[0] if errs else -1
+
+
+def case_restart_loads_a_large_offsets_partition():
+    """More than 1 MiB of commits in one __consumer_offsets partition: a restarted broker
+    reads it in several chunks off its event loop and serves the last commit."""
+    b = h.Broker({"group.initial.rebalance.delay.ms": "0"}, name="groups-load").start()
+    try:
+        b.create_topic("big", 1)
+        poll("the coordinator accepts a commit",
+             lambda: admin_commit(b, "big-grp", "big", 0, 0, "") == 0, DEADLINE_S)
+        meta = "m" * 4000  # under offset.metadata.max.bytes (4096)
+        for i in range(1, 400):  # about 1.6 MB of records
+            err = admin_commit(b, "big-grp", "big", 0, i, meta)
+            check(err == 0, "admin commit %d" % i, 0, kw.err_name(err))
+        check(admin_commit(b, "big-grp", "big", 0, 1234, "last") == 0, "the last commit", 0,
+              "an error")
+        sizes = [sum(os.path.getsize(os.path.join(root, f)) for f in files if f.endswith(".log"))
+                 for root, _, files in os.walk(b.data_dir)
+                 if os.path.basename(root).startswith("__consumer_offsets-")]
+        check(max(sizes) > (1 << 20), "the group's partition holds more than one 1 MiB chunk",
+              "> 1 MiB", max(sizes))
+        b.stop()
+        b.start(keep_port=True)
+        rows = poll("--describe after the restart", lambda: describe(b, "big-grp"), DEADLINE_S)
+        check([(r["TOPIC"], r["PARTITION"], r["CURRENT-OFFSET"]) for r in rows] ==
+              [("big", "0", "1234")], "the restarted broker serves the last commit",
+              "big 0 1234", rows)
+        log = b.log_tail(100000)
+        check("loading __consumer_offsets" in log and "stopped at offset" not in log,
+              "the load read the whole partition", "no 'stopped at offset'", log[-800:])
+    finally:
+        b.cleanup()
+
+
 if __name__ == "__main__":
-    h.run_cases([("list_describe_reset", case_list_describe_reset)])
+    h.run_cases([("list_describe_reset", case_list_describe_reset),
+                 ("restart_loads_a_large_offsets_partition",
+                  case_restart_loads_a_large_offsets_partition)])

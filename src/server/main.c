@@ -331,6 +331,8 @@ static int start(broker_t *b) {
 #ifndef NDEBUG
     uv_prepare_start(&b->watchdog, on_watchdog);
     uv_unref((uv_handle_t *)&b->watchdog);
+#else
+    (void)on_watchdog; /* debug-only; NDEBUG builds (RelWithDebInfo) must not warn */
 #endif
     b->handles_init = true;
 

@@ -320,7 +320,8 @@ int gc_batch_foreach(const uint8_t *data, size_t len,
 
 /*
  * gcb_ binds the pure coordinator to a running broker (src/group/broker.c): the clock is
- * a uv_timer, the store appends to the local leader of __consumer_offsets-<p> (acks=1),
+ * a uv_timer, the store appends to the local leader of __consumer_offsets-<p> (acks=-1;
+ * OffsetCommit answers once the ISR has the commit, see gcb_take_append),
  * a partition is loaded from its log (reads on the thread pool) when the metadata cache
  * shows this broker became its leader or when a request needs it (and unloaded when
  * leadership moves), __consumer_offsets is created
@@ -352,6 +353,14 @@ gc_t *gcb_gc(gcb_t *g);
  * leader) or INVALID_GROUP_ID.
  */
 kp_err_t gcb_prepare(gcb_t *g, const char *group_id);
+/**
+ * The last __consumer_offsets append made through the store (appended with acks=-1:
+ * refused with COORDINATOR_NOT_AVAILABLE below min.insync.replicas): @returns true with
+ * its partition and required offset (last offset + 1) when one was made since the
+ * previous call, and forgets it. OffsetCommit waits for rm_produce_status on it before
+ * answering, as Kafka waits for the ISR (offsets.commit.timeout.ms).
+ */
+bool gcb_take_append(gcb_t *g, int32_t *partition, int64_t *required);
 /** gcb_prepare for every __consumer_offsets partition (ListGroups): NONE, or
  * COORDINATOR_LOAD_IN_PROGRESS while any partition this broker leads is loading. */
 kp_err_t gcb_prepare_all(gcb_t *g);

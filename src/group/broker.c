@@ -49,6 +49,10 @@ struct gcb {
     int jobs;              /* chunk reads queued on the thread pool (each holds g) */
     bool freed;            /* gcb_free ran: the last of timer close / jobs frees g */
     bool timer_closed;
+    /* the last store append (gcb_take_append) */
+    bool appended;
+    int32_t append_partition;
+    int64_t append_required;
     /* producer ids */
     int64_t pid_next;
     int64_t pid_end; /* inclusive; pid_next > pid_end = exhausted */
@@ -103,7 +107,12 @@ static int g_append(void *ctx, int32_t partition, uint8_t *batch, size_t len) {
     int rc = rm_partition(g->rm, GC_OFFSETS_TOPIC, partition, true, &p);
     if (rc == 0) {
         log_append_info_t info;
-        rc = rm_append(g->rm, p, batch, len, 1, &info);
+        rc = rm_append(g->rm, p, batch, len, -1, &info); /* Kafka: acks=-1 */
+        if (rc == 0) {
+            g->appended = true;
+            g->append_partition = partition;
+            g->append_required = info.last_offset + 1;
+        }
     }
     switch (rc) {
     case 0:
@@ -471,6 +480,14 @@ static kp_err_t prepare_partition(gcb_t *g, int32_t partition) {
         return KP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
     }
     return KP_ERR_NONE;
+}
+
+bool gcb_take_append(gcb_t *g, int32_t *partition, int64_t *required) {
+    bool was = g->appended;
+    *partition = g->append_partition;
+    *required = g->append_required;
+    g->appended = false;
+    return was;
 }
 
 kp_err_t gcb_prepare(gcb_t *g, const char *group_id) {

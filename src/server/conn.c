@@ -15,6 +15,8 @@
  *  4. A frame with a size < 0 or > socket.request.max.bytes, or a request the handler
  *     cannot decode, closes the connection with one log line naming the peer.
  *  5. UV_WRITABLE is polled only while output is pending.
+ *  6. A short read means the socket is drained and a short write that it is full: no
+ *     further syscall just to see EAGAIN (the poll is level-triggered).
  */
 #include <errno.h>
 #include <limits.h>
@@ -259,11 +261,13 @@ static void flush(conn_t *c) {
         size_t start;
         int64_t len = seg_len(s, s->seg, &is_file, &start);
         ssize_t n;
+        size_t asked; /* a shorter write means the socket buffer is full */
         if (is_file) {
             const kp_wr_chunk_t *f = &s->req.out.chunks[s->seg / 2];
             off_t off = (off_t)(f->pos + s->off);
             int64_t cnt = len - s->off;
-            n = sendfile(c->fd, f->fd, &off, (size_t)(cnt < SENDFILE_MAX ? cnt : SENDFILE_MAX));
+            asked = (size_t)(cnt < SENDFILE_MAX ? cnt : SENDFILE_MAX);
+            n = sendfile(c->fd, f->fd, &off, asked);
             if (n == 0) {
                 /* The file is shorter than the slice said: the response cannot be framed. */
                 close_with(c, "sendfile: segment file ended early (fd %d pos %lld)", f->fd,
@@ -276,6 +280,7 @@ static void flush(conn_t *c) {
             struct iovec iov[MAX_IOV];
             int cnt = 0;
             bool stop = false;
+            asked = 0;
             for (slot_t *t = s; t && t->complete && !stop && cnt < MAX_IOV; t = t->next) {
                 if (t->req.status != API_RESPOND) {
                     continue;
@@ -295,6 +300,7 @@ static void flush(conn_t *c) {
                     }
                     iov[cnt].iov_base = t->req.out.buf.data + st + off;
                     iov[cnt].iov_len = (size_t)(l - off);
+                    asked += iov[cnt].iov_len;
                     cnt++;
                 }
             }
@@ -318,6 +324,11 @@ static void flush(conn_t *c) {
         }
         c->last_active_ms = clock_mono_ms();
         advance(c, n);
+        if ((size_t)n < asked) {
+            /* Socket buffer full: wait for POLLOUT, not another write failing EAGAIN. */
+            c->want_write = true;
+            return;
+        }
     }
 }
 
@@ -448,6 +459,9 @@ static void do_read(conn_t *c) {
                         return;
                     }
                 }
+                if ((size_t)n < space) {
+                    return; /* drained: no second read just to see EAGAIN */
+                }
                 continue;
             }
             if (n < 0 && errno == EINTR) {
@@ -484,8 +498,8 @@ static void do_read(conn_t *c) {
             c->in.len += (size_t)n;
             c->last_active_ms = clock_mono_ms();
             process_frames(c);
-            if (c->closing || ((size_t)n < space && c->big == NULL)) {
-                return;
+            if (c->closing || (size_t)n < space) {
+                return; /* drained (level-triggered poll: more data wakes us again) */
             }
             continue;
         }

@@ -57,6 +57,7 @@ typedef struct srv_config {
     int32_t socket_receive_buffer_bytes;
     size_t max_inflight;      /* requests queued per connection before it stops reading */
     size_t max_pending_bytes; /* unsent response bytes per connection before it stops reading */
+    bool defer_accept;        /* bind and listen, but accept only after srv_start_accepting */
 } srv_config_t;
 
 /* The request handler: a function of api_dispatch's shape (tests plug in fakes). */
@@ -65,6 +66,12 @@ typedef void (*srv_handler_fn)(void *arg, api_req_t *req);
 /** Binds and listens. @returns 0 or -errno; *out owned by the caller (srv_close). */
 int srv_listen(uv_loop_t *loop, const srv_config_t *cfg, srv_handler_fn handler, void *handler_arg,
                srv_t **out);
+/**
+ * Starts accepting connections on a listener opened with defer_accept (Kafka opens its
+ * listener only at the end of start-up; until then clients wait in the kernel's backlog).
+ * A no-op when already accepting or draining.
+ */
+void srv_start_accepting(srv_t *s);
 /** The port actually bound (useful with port 0). */
 int32_t srv_port(const srv_t *s);
 size_t srv_connection_count(const srv_t *s);

@@ -172,7 +172,9 @@ int srv_listen(uv_loop_t *loop, const srv_config_t *cfg, srv_handler_fn handler,
     }
     s->lpoll.data = s;
     s->listening = true;
-    uv_poll_start(&s->lpoll, UV_READABLE, on_accept);
+    if (!cfg->defer_accept) {
+        srv_start_accepting(s);
+    }
     rc = uv_timer_init(loop, &s->grace);
     STRATA_ASSERT(rc == 0);
     s->grace.data = s;
@@ -213,6 +215,13 @@ static void maybe_drained(srv_t *s) {
     s->drain_done_called = true;
     s->grace_open = false;
     uv_close((uv_handle_t *)&s->grace, on_grace_closed);
+}
+
+void srv_start_accepting(srv_t *s) {
+    if (s->listening && !s->accepting && !s->draining) {
+        s->accepting = true;
+        uv_poll_start(&s->lpoll, UV_READABLE, on_accept);
+    }
 }
 
 void srv_conn_freed(srv_t *s) {

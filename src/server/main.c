@@ -30,6 +30,7 @@
 #define TICK_MS         1000
 #define GRACE_MS        10000
 #define COORD_FILE_NAME "strata-coord.dat"
+#define READY_MAX_MS    30000 /* accept anyway after this long without every leader */
 
 typedef struct broker {
     uv_loop_t loop;
@@ -50,7 +51,10 @@ typedef struct broker {
     bool wd_skip;         /* a signal interrupted poll: libuv did not count that wait as idle */
     uv_timer_t straggler; /* unref'd: closes handles still open long after the stop */
     bool straggler_init;
-    bool handles_init; /* tick and signal handles initialised */
+    bool handles_init;         /* tick and signal handles initialised */
+    uv_timer_t ready_deadline; /* start-up: accept even if some partition has no leader */
+    bool registered;           /* /brokers/ids/<id> written */
+    bool accepting;            /* the listener accepts connections */
     bool stopping;
     int exit_code;
 } broker_t;
@@ -118,6 +122,7 @@ static void close_everything(broker_t *b) {
     b->coord = NULL;
     if (b->handles_init) {
         uv_close((uv_handle_t *)&b->tick, NULL);
+        uv_close((uv_handle_t *)&b->ready_deadline, NULL);
         uv_close((uv_handle_t *)&b->sigterm, NULL);
         uv_close((uv_handle_t *)&b->sigint, NULL);
         uv_close((uv_handle_t *)&b->watchdog, NULL);
@@ -182,11 +187,69 @@ static void on_signal(uv_signal_t *s, int signum) {
     begin_stop(b, strsignal(signum));
 }
 
+/*
+ * Start-up ends, and the listener starts accepting, once the broker is registered and —
+ * standalone, where this broker leads everything — every partition has its leader again,
+ * so the first client after a restart is not told UNKNOWN_TOPIC_OR_PARTITION or
+ * LEADER_NOT_AVAILABLE for topics that exist (Kafka opens its listener last, too). In a
+ * cluster a partition may stay leaderless while its replicas are down, so registration is
+ * enough there. Driven by registration and metadata events; READY_MAX_MS bounds the wait.
+ */
+static bool every_partition_led(const mdc_t *m) {
+    for (size_t i = 0; i < mdc_topic_count(m); i++) {
+        const mdc_topic_t *t = mdc_topic_at(m, i);
+        for (int32_t p = 0; p < t->npartitions; p++) {
+            if (t->partitions[p].leader < 0) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static void open_listener(broker_t *b, bool forced) {
+    if (b->accepting || b->stopping) {
+        return;
+    }
+    b->accepting = true;
+    uv_timer_stop(&b->ready_deadline);
+    if (forced) {
+        slog_warn("start-up: some partitions still have no leader after %d ms; serving anyway",
+                  READY_MAX_MS);
+    }
+    srv_start_accepting(b->srv);
+    slog_info("broker %d listening on PLAINTEXT://%s:%d, advertised as %s:%d",
+              (int)b->cfg.broker_id, b->cfg.listen_host[0] ? b->cfg.listen_host : "0.0.0.0",
+              (int)srv_port(b->srv), b->cfg.adv_host, (int)b->cfg.adv_port);
+}
+
+static void maybe_open_listener(broker_t *b) {
+    if (b->accepting || !b->registered || b->mdc == NULL) {
+        return;
+    }
+    if (b->cfg.zookeeper_connect[0] || every_partition_led(b->mdc)) {
+        open_listener(b, false);
+    }
+}
+
+static void on_metadata_event(void *arg, mdc_event_t ev, const char *topic, int32_t partition) {
+    (void)ev;
+    (void)topic;
+    (void)partition;
+    maybe_open_listener(arg);
+}
+
+static void on_ready_deadline(uv_timer_t *t) {
+    open_listener(t->data, true);
+}
+
 static void on_registered(void *arg, int rc) {
     broker_t *b = arg;
     if (rc == 0) {
         slog_info("broker %d registered%s", (int)b->cfg.broker_id,
                   b->cfg.zookeeper_connect[0] ? " in ZooKeeper" : " (standalone controller)");
+        b->registered = true;
+        maybe_open_listener(b);
         return;
     }
     if (rc == STRATA_EEXISTS) {
@@ -227,6 +290,7 @@ static int start(broker_t *b) {
         .socket_receive_buffer_bytes = b->cfg.socket_receive_buffer_bytes,
         .max_inflight = (size_t)b->cfg.queued_max_requests,
         .max_pending_bytes = 0,
+        .defer_accept = true, /* open_listener, once start-up is done */
     };
     rc = srv_listen(&b->loop, &sc, handler, &b->api, &b->srv);
     if (rc != 0) {
@@ -320,6 +384,10 @@ static int start(broker_t *b) {
     uv_timer_init(&b->loop, &b->tick);
     b->tick.data = b;
     uv_timer_start(&b->tick, on_tick, TICK_MS, TICK_MS);
+    uv_timer_init(&b->loop, &b->ready_deadline);
+    b->ready_deadline.data = b;
+    uv_timer_start(&b->ready_deadline, on_ready_deadline, READY_MAX_MS, 0);
+    mdc_add_listener(b->mdc, on_metadata_event, b);
     uv_signal_init(&b->loop, &b->sigterm);
     uv_signal_init(&b->loop, &b->sigint);
     b->sigterm.data = b;
@@ -335,10 +403,7 @@ static int start(broker_t *b) {
     (void)on_watchdog; /* debug-only; NDEBUG builds (RelWithDebInfo) must not warn */
 #endif
     b->handles_init = true;
-
-    slog_info("broker %d listening on PLAINTEXT://%s:%d, advertised as %s:%d",
-              (int)b->cfg.broker_id, b->cfg.listen_host[0] ? b->cfg.listen_host : "0.0.0.0",
-              (int)srv_port(b->srv), b->cfg.adv_host, (int)b->cfg.adv_port);
+    maybe_open_listener(b); /* registration may already have been answered */
     return 0;
 }
 

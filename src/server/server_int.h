@@ -23,6 +23,7 @@ struct srv {
     int lfd;
     uv_poll_t lpoll;
     bool listening; /* lpoll open */
+    bool accepting; /* lpoll started (srv_start_accepting) */
     int32_t port;
 
     conn_t *conns; /* doubly linked, every connection not yet freed */

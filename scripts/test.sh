@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls this and nothing else):
 #   1. install missing Debian packages, and kafkajs (npm ci) for the integration tests;
-#   2. Release build in build/ (as run.sh ships it: -O2, asserts on) and the format check;
+#   2. Release build in build/ (as run.sh ships it: -O2, asserts on), the format check, the
+#      module-layering check, and (where ../shared exists) that the generated codec is current;
 #   3. every ctest test in build/ (unit, integration, slow), two at a time;
 #   4. an ASan+UBSan build in build-asan/, the unit tests there, and the tests/integration
 #      drivers against its broker;
@@ -63,6 +64,11 @@ step npm-ci npm_ci || finish
 
 if step build build "$BUILD" -DCMAKE_BUILD_TYPE=Release; then
     step format "$ROOT/scripts/format.sh" --check
+    step check-arch "$ROOT/scripts/check-arch.sh"
+    # The generated codec must match Kafka's schemas (only where the shared schema folder is).
+    if [ -d "$ROOT/../shared/kafka-protocol" ]; then
+        step gen-proto python3 "$ROOT/scripts/gen_proto.py" --check
+    fi
     # Unit tests, then integration and slow tests (each starts its own broker on its own port).
     step ctest ctest --test-dir "$BUILD" -j2 --output-on-failure --timeout 600
 fi

@@ -8,6 +8,12 @@
  * auto.create.topics.enable and the request allows it (v4+ flag, always before v4),
  * answered LEADER_NOT_AVAILABLE meanwhile; otherwise UNKNOWN_TOPIC_OR_PARTITION.
  * An illegal name is INVALID_TOPIC_EXCEPTION and never created.
+ *
+ * v7+ carries each partition's leader epoch, v10+ the topic id; from v10 a request may
+ * name a topic by id only (null name): resolved through the cache, else UNKNOWN_TOPIC_ID
+ * with the id echoed and a null name (empty before v12, where the name is not nullable). Authorized
+ * operations (v8+) stay INT32_MIN
+ * ("not provided"): Strata has no authorizer.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +71,26 @@ static void fill_topic(api_call_t *call, const mdc_topic_t *t,
         p->n_offline_replicas = noff;
         p->offline_replicas = off;
     }
+}
+
+static bool uuid_is_zero(const uint8_t id[16]) {
+    for (int i = 0; i < 16; i++) {
+        if (id[i] != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static const mdc_topic_t *topic_by_id(const mdc_t *m, const uint8_t id[16]) {
+    size_t nt = mdc_topic_count(m);
+    for (size_t i = 0; i < nt; i++) {
+        const mdc_topic_t *t = mdc_topic_at(m, i);
+        if (memcmp(t->id, id, 16) == 0) {
+            return t;
+        }
+    }
+    return NULL;
 }
 
 static void auto_create(api_call_t *call, const char *name) {
@@ -139,6 +165,18 @@ void api_handle_Metadata(api_call_t *call) {
         const char *name = rq->topics[i].name;
         kp_MetadataResponse_MetadataResponseTopic_t *o = &resp.topics[i];
         kp_init_MetadataResponse_MetadataResponseTopic(o);
+        if (name == NULL && call->version >= 10 && !uuid_is_zero(rq->topics[i].topic_id)) {
+            const mdc_topic_t *t = topic_by_id(m, rq->topics[i].topic_id);
+            if (t) {
+                fill_topic(call, t, o);
+            } else {
+                o->error_code = KP_ERR_UNKNOWN_TOPIC_ID;
+                o->name = call->version >= 12 ? NULL : (char *)""; /* nullable 12+ */
+                memcpy(o->topic_id, rq->topics[i].topic_id, 16);
+                o->n_partitions = 0;
+            }
+            continue;
+        }
         o->name = (char *)(name ? name : "");
         o->n_partitions = 0;
         const mdc_topic_t *t = name ? mdc_topic(m, name) : NULL;

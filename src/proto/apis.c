@@ -4,7 +4,9 @@
  * understands, this table says what our handlers implement. The ranges follow
  * ../shared/kafka-protocol/README.md (client table): every range contains the exact
  * versions librdkafka 2.0.2 needs for its features and stays below the flexible
- * versions clients would otherwise pick (except ApiVersions v3, which librdkafka sends).
+ * versions clients would otherwise pick (except ApiVersions v3, which librdkafka sends,
+ * and Metadata 9-12, above what librdkafka 2.0.2 (4) and kafkajs (6) send; the strata
+ * CLI uses v12 for topic ids).
  */
 #include "strata/proto.h"
 
@@ -12,7 +14,7 @@ static const kp_supported_api_t supported[] = {
     {KP_API_Produce, 3, 7, KP_SUPPORT_BASE},          /* must contain 3 (MsgVer2) and 7 (ZSTD) */
     {KP_API_Fetch, 4, 11, KP_SUPPORT_BASE},           /* must contain 4 and 10 */
     {KP_API_ListOffsets, 1, 3, KP_SUPPORT_BASE},      /* rdk 2, kjs 3 */
-    {KP_API_Metadata, 1, 6, KP_SUPPORT_BASE},         /* rdk 4, kjs 6 */
+    {KP_API_Metadata, 1, 12, KP_SUPPORT_BASE},        /* rdk 4, kjs 6, strata cli 12 */
     {KP_API_OffsetCommit, 2, 7, KP_SUPPORT_GROUP},    /* rdk 7, kjs 5 */
     {KP_API_OffsetFetch, 1, 5, KP_SUPPORT_GROUP},     /* rdk 5 (6+ flexible), kjs 4 */
     {KP_API_FindCoordinator, 0, 2, KP_SUPPORT_GROUP}, /* must contain 0 */

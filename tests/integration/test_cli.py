@@ -25,8 +25,10 @@ def cli(*args, input_bytes=None, expect_rc=0):
     return rc, out, err
 
 
-# kafka-topics.sh prints "TopicId: <id>" after the name; it is optional here (Metadata < v10
-# carries no topic id).
+# kafka-topics.sh prints "TopicId: <id>" after the name (the Uuid as 22 characters of url-safe
+# base64 without padding); the broker answers Metadata v10+ so Strata prints it too. The regex
+# keeps it optional so a missing id fails on the explicit check below, naming what is wrong.
+TOPIC_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 DESCRIBE_TOPIC = re.compile(r"^Topic:\s*(\S+)\s+(?:TopicId:\s*(\S+)\s+)?PartitionCount:\s*(\d+)\s+"
                             r"ReplicationFactor:\s*(\d+)\s+Configs:\s*(.*)$")
 DESCRIBE_PART = re.compile(r"^\s*Topic:\s*(\S+)\s+Partition:\s*(\d+)\s+Leader:\s*(-?\d+)\s+"
@@ -82,6 +84,16 @@ def case_topics_create_describe_list_alter_delete():
         all_topics, out = describe(b)
         check({"orders", "audit"} <= set(all_topics), "--describe without --topic shows all",
               "orders, audit", out)
+        order_id = t["id"]
+        check(order_id is not None and TOPIC_ID.match(order_id) is not None,
+              "--describe prints TopicId: 22 chars of url-safe base64 (Metadata v10+)",
+              "TopicId: <22 chars>", out)
+        check(all_topics["orders"]["id"] == order_id, "TopicId stable across two describes",
+              order_id, all_topics["orders"]["id"])
+        audit_id = all_topics["audit"]["id"]
+        check(audit_id is not None and TOPIC_ID.match(audit_id) is not None and
+              audit_id != order_id, "each topic has its own TopicId",
+              "a 22-char id other than %s" % order_id, audit_id)
 
         cli("topics", *bs, "--alter", "--topic", "orders", "--partitions", 5)
         topics, out = describe(b, "orders")

@@ -1,6 +1,6 @@
 /*
  * test_proto_api_versions: byte-exact vectors for request/response headers, ApiVersions
- * v0-v3 (the v3 request captured from kcat 1.7.1 / librdkafka 2.0.2) and Metadata v0-v6,
+ * v0-v3 (the v3 request captured from kcat 1.7.1 / librdkafka 2.0.2) and Metadata v0-v6 and v12,
  * plus the API tables (schema facts, header versions, advertised ranges, error names).
  * Vectors were written by hand from the schema field order.
  */
@@ -185,8 +185,9 @@ static void test_supported_ranges(void **state) {
         if (i > 0) {
             assert_true(t[i].api_key > t[i - 1].api_key);
         }
-        /* only ApiVersions may be flexible among the advertised versions */
-        if (t[i].api_key != KP_API_ApiVersions && info->first_flexible >= 0) {
+        /* explicit allow-list of APIs advertised up to a flexible version */
+        if (t[i].api_key != KP_API_ApiVersions && t[i].api_key != KP_API_Metadata &&
+            info->first_flexible >= 0) {
             assert_true(t[i].max_version < info->first_flexible);
         }
     }
@@ -199,7 +200,7 @@ static void test_supported_ranges(void **state) {
     assert_true(kp_supported_min(KP_API_OffsetFetch) <= 1);
     assert_true(kp_supported_min(KP_API_OffsetCommit) <= 2);
     assert_int_equal(kp_supported_max(KP_API_ApiVersions), 3);
-    assert_int_equal(kp_supported_max(KP_API_Metadata), 6);
+    assert_int_equal(kp_supported_max(KP_API_Metadata), 12);
     assert_int_equal(kp_supported(KP_API_Produce)->flags, KP_SUPPORT_BASE);
     assert_int_equal(kp_supported(KP_API_JoinGroup)->flags, KP_SUPPORT_GROUP);
     assert_null(kp_supported(KP_API_SaslHandshake));
@@ -461,6 +462,86 @@ static void test_MetadataResponse_v4_v6(void **state) {
     arena_free(a);
 }
 
+/* v12 (flexible, compact lengths + tagged fields): the same topic with its id, leader epoch,
+ * offline replicas and topic authorized operations; no cluster authorized operations. */
+static const char METADATA_RESP_V12[] = "00000000"                /* throttle_time_ms */
+                                        "02"                      /* brokers: compact 1 */
+                                        "  00000001"              /*   node_id 1 */
+                                        "  0a 6c6f63616c686f7374" /*   host "localhost" */
+                                        "  00002384"              /*   port 9092 */
+                                        "  00"                    /*   rack null */
+                                        "  00"                    /*   tagged fields */
+                                        "08 636c7573746572"       /* cluster_id "cluster" */
+                                        "00000001"                /* controller_id 1 */
+                                        "02"                      /* topics: compact 1 */
+                                        "  0000"                  /*   error_code */
+                                        "  02 74"                 /*   name "t" */
+                                        "  00112233445566778899aabbccddeeff" /*   topic_id (v10+) */
+                                        "  00"                               /*   is_internal */
+                                        "  02"            /*   partitions: compact 1 */
+                                        "    0000"        /*     error_code */
+                                        "    00000000"    /*     partition_index 0 */
+                                        "    00000001"    /*     leader_id 1 */
+                                        "    00000005"    /*     leader_epoch 5 (v7+) */
+                                        "    02 00000001" /*     replica_nodes [1] */
+                                        "    02 00000001" /*     isr_nodes [1] */
+                                        "    01"          /*     offline_replicas [] */
+                                        "    00"          /*     tagged fields */
+                                        "  80000000"      /*   topic_authorized_operations (v8+) */
+                                        "  00"            /*   tagged fields */
+                                        "00";             /* tagged fields */
+
+static void test_MetadataResponse_v12(void **state) {
+    (void)state;
+    kp_MetadataResponse_t m;
+    kp_MetadataResponse_MetadataResponseBroker_t b;
+    kp_MetadataResponse_MetadataResponseTopic_t t;
+    kp_MetadataResponse_MetadataResponsePartition_t p;
+    int32_t one = 1;
+    build_metadata(&m, &b, &t, &p, &one);
+    static const uint8_t id[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                                   0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+    memcpy(t.topic_id, id, 16);
+    p.leader_epoch = 5;
+    p.n_offline_replicas = 0;
+    assert_int_equal(m.cluster_authorized_operations, INT32_MIN);
+    check_encode(false, KP_API_Metadata, 12, &m, METADATA_RESP_V12);
+    check_body(false, KP_API_Metadata, 12, METADATA_RESP_V12);
+    assert_int_equal(kp_response_header_version(KP_API_Metadata, 12), 1);
+
+    arena_t *a = arena_new(0);
+    vec_t v = vec_hex(METADATA_RESP_V12);
+    kp_MetadataResponse_t *d = decode_ok(a, false, KP_API_Metadata, 12, &v);
+    assert_string_equal(d->topics[0].name, "t");
+    assert_memory_equal(d->topics[0].topic_id, id, 16);
+    assert_int_equal(d->topics[0].partitions[0].leader_epoch, 5);
+    assert_int_equal(d->topics[0].topic_authorized_operations, INT32_MIN);
+    free(v.data);
+    arena_free(a);
+}
+
+/* v12 request naming one topic by id only (null name), as the CLI never does but Kafka
+ * clients may. */
+static void test_MetadataRequest_v12_by_id(void **state) {
+    (void)state;
+    static const char req[] = "02"                                 /* topics: compact 1 */
+                              "  00112233445566778899aabbccddeeff" /*   topic_id */
+                              "  00"                               /*   name null */
+                              "  00"                               /*   tagged fields */
+                              "01"                                 /* allow_auto_topic_creation */
+                              "00"  /* include_topic_authorized_operations */
+                              "00"; /* tagged fields */
+    arena_t *a = arena_new(0);
+    vec_t v = vec_hex(req);
+    kp_MetadataRequest_t *m = decode_ok(a, true, KP_API_Metadata, 12, &v);
+    assert_int_equal(m->n_topics, 1);
+    assert_null(m->topics[0].name);
+    assert_int_equal(m->topics[0].topic_id[15], 0xff);
+    check_body(true, KP_API_Metadata, 12, req);
+    free(v.data);
+    arena_free(a);
+}
+
 static void test_MetadataResponse_v1_rack(void **state) {
     (void)state;
     /* v1: no throttle, no cluster id; rack present and non-null */
@@ -511,6 +592,8 @@ int main(void) {
         cmocka_unit_test(test_MetadataRequest_v4_kcat),
         cmocka_unit_test(test_MetadataRequest_null_topics_means_all),
         cmocka_unit_test(test_MetadataResponse_v4_v6),
+        cmocka_unit_test(test_MetadataResponse_v12),
+        cmocka_unit_test(test_MetadataRequest_v12_by_id),
         cmocka_unit_test(test_MetadataResponse_v1_rack),
         cmocka_unit_test(test_version_outside_schema_rejected),
     };

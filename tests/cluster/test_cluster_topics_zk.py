@@ -157,6 +157,11 @@ def case_zookeeper_topics():
                                "Configs: " % assignment["topic_id"]) and
               "retention.ms=123456" in first, "describe topic line", "Topic: zt TopicId ...", first)
         check(len(desc.splitlines()) == 7, "describe prints 1 + 6 lines", 7, desc)
+        # Metadata v10+: the bootstrap mode prints the same TopicId (Kafka's Uuid base64).
+        bs_first = expect_ok("--bootstrap-server --describe --topic zt",
+                             bs_topics(c.brokers[1], "--describe", "--topic", "zt")).splitlines()[0]
+        check(bs_first.startswith("Topic: zt\tTopicId: %s\t" % assignment["topic_id"]),
+              "--bootstrap-server prints ZooKeeper's TopicId", assignment["topic_id"], bs_first)
 
         # ---- --replica-assignment honoured
         expect_ok("--create za with --replica-assignment", zk_topics(

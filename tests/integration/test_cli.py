@@ -6,10 +6,14 @@ the Kafka error; produce (lines from stdin, --key-separator) and consume (--from
 CLI wrote is cross-checked with kcat.
 """
 
+import base64
 import re
 
 import harness as h
+import kafka_wire as kw
 from harness import check
+
+UNKNOWN_TOPIC_ID = 100
 
 
 def cli(*args, input_bytes=None, expect_rc=0):
@@ -57,6 +61,74 @@ def describe(b, topic=None):
     return topics, out
 
 
+def metadata_v12_by_id(b, topic_id):
+    """Metadata v12 (flexible) naming one topic by id only; returns (error, name, id,
+    partition count, leader epochs) of the one topic in the answer."""
+    body = (kw.uvarint(2) + topic_id + kw.uvarint(0) + kw.uvarint(0)  # [ {id, name null} ]
+            + kw.i8(0) + kw.i8(0) + kw.uvarint(0))  # no auto-create, no auth ops, no tags
+    with b.conn() as c:
+        c.send(kw.request_v2_header(kw.API_METADATA, 12, 11, body))
+        resp = c.recv_frame()
+    check(resp is not None and resp[0] == 11, "Metadata v12 answered", "correlation 11", resp)
+    r = kw.Reader(resp[1])
+
+    def uv():
+        n = shift = 0
+        while True:
+            byte = r.take(1)[0]
+            n |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return n
+
+    def cstr():
+        n = uv()
+        return None if n == 0 else r.take(n - 1).decode()
+
+    def tags():
+        for _ in range(uv()):
+            uv()
+            r.take(uv())
+
+    def carray(dec):
+        return [dec() for _ in range(uv() - 1)]
+
+    tags()  # response header v1
+    r.i32()  # throttle
+
+    def broker():
+        r.i32(), cstr(), r.i32(), cstr()
+        tags()
+
+    carray(broker)
+    cstr()  # cluster id
+    r.i32()  # controller
+
+    def partition():
+        r.i16(), r.i32(), r.i32()
+        epoch = r.i32()
+        carray(r.i32), carray(r.i32), carray(r.i32)
+        tags()
+        return epoch
+
+    def topic():
+        err, name, tid, _internal = r.i16(), cstr(), r.take(16), r.i8()
+        epochs = carray(partition)
+        r.i32()  # topic authorized operations
+        tags()
+        return err, name, tid, len(epochs), epochs
+
+    topics = carray(topic)
+    tags()
+    check(r.remaining() == 0 and len(topics) == 1, "Metadata v12 response: one topic, no trailer",
+          "1 topic", "%d topics, %d bytes left" % (len(topics), r.remaining()))
+    return topics[0]
+
+
+def id_bytes(b64):
+    return base64.urlsafe_b64decode(b64 + "==")
+
+
 def case_topics_create_describe_list_alter_delete():
     with h.Broker(name="cli") as b:
         bs = ["--bootstrap-server", b.bootstrap]
@@ -94,6 +166,15 @@ def case_topics_create_describe_list_alter_delete():
         check(audit_id is not None and TOPIC_ID.match(audit_id) is not None and
               audit_id != order_id, "each topic has its own TopicId",
               "a 22-char id other than %s" % order_id, audit_id)
+        err, name, tid, count, epochs = metadata_v12_by_id(b, id_bytes(order_id))
+        check(err == kw.NONE and name == "orders" and tid == id_bytes(order_id) and count == 3 and
+              all(e >= 0 for e in epochs), "Metadata v12 by TopicId resolves the topic",
+              "NONE orders 3 partitions with leader epochs", (err, name, count, epochs))
+        unknown = bytes(range(1, 17))
+        err, name, tid, count, _ = metadata_v12_by_id(b, unknown)
+        check(err == UNKNOWN_TOPIC_ID and name is None and tid == unknown and count == 0,
+              "Metadata v12 by an unknown TopicId: UNKNOWN_TOPIC_ID, null name, id echoed",
+              (UNKNOWN_TOPIC_ID, None, unknown, 0), (err, name, tid, count))
 
         cli("topics", *bs, "--alter", "--topic", "orders", "--partitions", 5)
         topics, out = describe(b, "orders")

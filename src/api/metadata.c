@@ -11,9 +11,9 @@
  *
  * v7+ carries each partition's leader epoch, v10+ the topic id; from v10 a request may
  * name a topic by id only (null name): resolved through the cache, else UNKNOWN_TOPIC_ID
- * with the id echoed and a null name (empty before v12, where the name is not nullable). Authorized
- * operations (v8+) stay INT32_MIN
- * ("not provided"): Strata has no authorizer.
+ * with the id echoed and a null name (empty before v12, where the name is not
+ * nullable). Authorized operations (v8+) stay INT32_MIN ("not provided"): Strata has
+ * no authorizer.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -75,6 +75,7 @@ fi
 
 if step build-asan build "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON; then
     step ctest-asan-unit env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp" \
         ctest --test-dir "$ASAN_BUILD" -L unit -j2 --output-on-failure --timeout 600
     # The real-client and bad-input drivers once more against the sanitized broker: each
     # broker must exit 0 on SIGTERM with no sanitizer report in its log.

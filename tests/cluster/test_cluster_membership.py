@@ -35,11 +35,11 @@ def case_registration():
                   reg.get("endpoints"))
             check(reg.get("version", 0) >= 4, "registration JSON version >= 4", ">= 4",
                   reg.get("version"))
+        # Each broker learns the others through its /brokers/ids watch: poll until it has.
         for bid, b in c.brokers.items():
-            md = c.kcat_metadata(b)
-            ids = sorted(x["id"] for x in md["brokers"])
-            check(ids == [1, 2, 3], "Metadata from broker %d lists brokers 1..3" % bid,
-                  [1, 2, 3], md["brokers"])
+            ch.poll("Metadata from broker %d lists brokers 1..3" % bid,
+                    lambda b=b: sorted(x["id"] for x in c.kcat_metadata(b)["brokers"]) ==
+                    [1, 2, 3], 10.0, describe=lambda b=b: c.kcat_metadata(b)["brokers"])
 
         # kill -9: the ephemeral node goes with the session; a restart registers again
         port3 = c.brokers[3].port

@@ -40,7 +40,7 @@ int cfg_parse_listener(const char *list, char **host, int32_t *port);
 
 /* ---------------------------------------------------------------- executor */
 
-/** A strata_executor_t on uv_queue_work of loop. The only uv_queue_work caller. */
+/** A strata_executor_t on uv_queue_work of loop (the storage layer's thread pool). */
 void bg_executor_init(strata_executor_t *ex, uv_loop_t *loop);
 
 /* ---------------------------------------------------------------- listener + connections */

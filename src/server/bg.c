@@ -1,8 +1,9 @@
 /*
- * bg: the broker's strata_executor_t on the libuv thread pool. This file is the only
- * caller of uv_queue_work: fsyncs, segment unlinks and checkpoints submitted by the
- * storage layer run on a worker thread, and their completion (`after`) runs back on
- * the loop thread.
+ * bg: the broker's strata_executor_t on the libuv thread pool: fsyncs, segment unlinks
+ * and checkpoints submitted by the storage layer run on a worker thread, and their
+ * completion (`after`) runs back on the loop thread. (The modules that own a uv loop
+ * themselves -- coord_local/coord_zk persistence and handles, the group coordinator's
+ * partition load, leader-epoch and producer-state files -- call uv_queue_work directly.)
  *
  * Invariant: submit() is called on the loop thread only (uv_queue_work is not
  * thread-safe); work() must not touch loop state.

@@ -182,4 +182,23 @@ int pst_snapshot_log(const pst_t *s, log_t *log);
  */
 void pst_maybe_snapshot(pst_t *s, log_t *log);
 
+/* ------------------------------------------------------- loading off the loop */
+
+struct uv_loop_s;
+typedef struct pst_loader pst_loader_t;
+/** Receives the loaded state (never NULL; owned by the callee from now on). */
+typedef void (*pst_loaded_cb)(void *arg, pst_t *s);
+
+/**
+ * pst_open_log without blocking the loop (producer_state_load.c): pst_load and the reads
+ * of the log tail run on the thread pool, the loop applies the batch headers chunk by
+ * chunk, up to the log end at the time the callback runs (appends made meanwhile are
+ * included). A failed load logs and hands over an empty state at the log end (rule 5).
+ * The log must stay open until the callback or pst_loader_cancel.
+ * @locality loop
+ */
+pst_loader_t *pst_loader_start(struct uv_loop_s *loop, log_t *log, pst_loaded_cb cb, void *arg);
+/** The callback will not run; the loader frees itself when its thread-pool job returns. */
+void pst_loader_cancel(pst_loader_t *l);
+
 #endif /* STRATA_PRODUCER_STATE_H */

@@ -51,7 +51,8 @@ struct part {
     int32_t min_isr; /* min.insync.replicas of the topic */
     int64_t hw;
     purg_list_t fetch_waiters;
-    pst_t *pst; /* issue 7: idempotent-producer state, opened at the first idempotent append */
+    pst_t *pst; /* issue 7: idempotent-producer state; NULL until loaded (pst_loading) */
+    pst_loader_t *pst_loading; /* issue 7: its load off the loop, in progress */
     /* issue 6 */
     int32_t leader_id;
     int32_t *isr;
@@ -378,9 +379,33 @@ static void part_free(part_t *p) {
     lec_free(p->lec);
     free(p->isr);
     free(p->rs);
+    pst_loader_cancel(p->pst_loading);
     pst_free(p->pst);
     free(p->topic);
     free(p);
+}
+
+/* issue 7: the producer state is rebuilt off the loop (producer_state_load.c). Started
+ * when the partition is led (eagerly) or an idempotent batch needs it; until it is
+ * ready, idempotent produces are refused with a retriable error (rm_append). */
+static void on_pst_loaded(void *arg, pst_t *s) {
+    part_t *p = arg;
+    p->pst_loading = NULL;
+    p->pst = s;
+}
+
+static void pst_start_load(rm_t *rm, part_t *p) {
+    if (p->pst == NULL && p->pst_loading == NULL && !log_is_offline(p->log)) {
+        p->pst_loading = pst_loader_start(rm->loop, p->log, on_pst_loaded, p);
+    }
+}
+
+/* issue 7: forget the state (log truncated); it is reloaded at the next use. */
+static void pst_drop(part_t *p) {
+    pst_loader_cancel(p->pst_loading);
+    p->pst_loading = NULL;
+    pst_free(p->pst);
+    p->pst = NULL;
 }
 
 static void part_free_cb(void *v) {
@@ -568,6 +593,7 @@ static part_t *sync_partition(rm_t *rm, const mdc_topic_t *t, int32_t partition)
         purg_list_wake_all(&p->produce_waiters);
         purg_list_wake_all(&p->replica_waiters);
         if (lead) {
+            pst_start_load(rm, p); /* issue 7: eager, so produces normally never wait */
             if (rm->fetchers) {
                 rfm_remove(rm->fetchers, p->topic, partition);
             }
@@ -748,9 +774,14 @@ int rm_append(rm_t *rm, part_t *p, uint8_t *data, size_t len, int16_t acks,
         return RM_ENOT_ENOUGH_REPLICAS; /* Kafka checks before writing anything */
     }
     /* issue 7 hook: idempotent producers (producer_state.h). A retried batch already in
-     * the log is answered with its original offsets and not appended again. */
+     * the log is answered with its original offsets and not appended again.
+     * While the state is still loading (after a restart or truncation), an idempotent
+     * batch gets NOT_LEADER_OR_FOLLOWER: Kafka is not leader before the log (and its
+     * producer state) is loaded, and librdkafka retries it (same sequence, no epoch bump).
+     * Batches without a producer id go on (the load replays up to the log end). */
     if (!p->pst && pst_records_idempotent(data, len)) {
-        p->pst = pst_open_log(p->log);
+        pst_start_load(rm, p);
+        return RM_ENOT_LEADER;
     }
     if (p->pst) {
         pst_batch_t dup;
@@ -924,7 +955,7 @@ int rm_replica_append(rm_t *rm, part_t *p, const uint8_t *data, size_t len, int6
             lec_save(p->lec, rm->loop);
         }
         if (!p->pst && pst_records_idempotent(data, len)) {
-            p->pst = pst_open_log(p->log);
+            pst_start_load(rm, p); /* issue 7: off the loop; it replays these batches too */
         } else if (p->pst) {
             pst_update_records(p->pst, data, len);
             pst_maybe_snapshot(p->pst, p->log); /* issue 7: bounded replay after a crash */
@@ -957,8 +988,7 @@ int rm_replica_truncate(rm_t *rm, part_t *p, int64_t offset) {
     if (p->hw > offset) {
         p->hw = offset;
     }
-    pst_free(p->pst); /* rebuilt from the log at the next use */
-    p->pst = NULL;
+    pst_drop(p); /* issue 7: rebuilt from the log at the next use */
     return 0;
 }
 
@@ -974,8 +1004,7 @@ int rm_replica_reset(rm_t *rm, part_t *p, int64_t start) {
         lec_save(p->lec, rm->loop);
     }
     p->hw = start;
-    pst_free(p->pst);
-    p->pst = NULL;
+    pst_drop(p); /* issue 7 */
     return 0;
 }
 

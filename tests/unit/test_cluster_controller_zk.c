@@ -24,66 +24,31 @@
 #include "cluster/coord_zk.h"
 #include "strata/cluster.h"
 #include "tmpdir.h"
+#include "zk_server.h"
 
 #define SESSION_MS 6000
 #define WAIT_MS    20000
 
-static char g_root[1024];
-static char *g_zkdir;
+static zk_server_t g_zk;
 static char g_hosts[128];
 static const char *g_skip;
 static int g_seq;
 
 static int zk_script(const char *verb, char *out, size_t out_len) {
-    char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "'%s/scripts/zk.sh' %s '%s'", g_root, verb, g_zkdir);
-    FILE *p = popen(cmd, "r");
-    if (!p) {
-        return -1;
-    }
-    char line[256] = "";
-    if (!fgets(line, sizeof(line), p)) {
-        line[0] = '\0';
-    }
-    int st = pclose(p);
-    if (out) {
-        line[strcspn(line, "\n")] = '\0';
-        snprintf(out, out_len, "%s", line);
-    }
-    return st;
+    return zk_server_script(&g_zk, verb, out, out_len);
 }
 
 static int group_setup(void **state) {
     (void)state;
-    snprintf(g_root, sizeof(g_root), "%s", __FILE__);
-    char *cut = strstr(g_root, "/tests/unit/");
-    if (cut) {
-        *cut = '\0';
-    }
-    char cmd[1200];
-    snprintf(cmd, sizeof(cmd), "'%s/scripts/zk.sh' check", g_root);
-    if (system(cmd) != 0) {
-        g_skip = "java or Debian's zookeeper package is not installed (scripts/zk.sh check)";
-        fprintf(stderr, "SKIP: %s\n", g_skip);
-        return 0;
-    }
-    g_zkdir = tmpdir_new();
-    char port[16];
-    if (zk_script("start", port, sizeof(port)) != 0 || !port[0]) {
-        fprintf(stderr, "could not start ZooKeeper (see %s/zk.log)\n", g_zkdir);
-        return -1;
-    }
-    snprintf(g_hosts, sizeof(g_hosts), "127.0.0.1:%s", port);
-    return 0;
+    int rc = zk_server_start(&g_zk, __FILE__);
+    g_skip = g_zk.skip;
+    snprintf(g_hosts, sizeof(g_hosts), "%s", g_zk.hosts);
+    return rc;
 }
 
 static int group_teardown(void **state) {
     (void)state;
-    if (g_zkdir) {
-        zk_script("stop", NULL, 0);
-        tmpdir_remove(g_zkdir);
-        g_zkdir = NULL;
-    }
+    zk_server_stop(&g_zk);
     return 0;
 }
 

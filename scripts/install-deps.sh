@@ -10,6 +10,7 @@ PACKAGES=(
     build-essential cmake pkg-config      # toolchain
     clang clang-format libclang-rt-14-dev # fuzzer, sanitizer runtime, formatter (clang 14)
     libuv1-dev libzookeeper-mt-dev libxxhash-dev libcmocka-dev libjansson-dev # build deps
+    zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev # record-batch codecs (storage)
     librdkafka-dev kcat                   # benchmark and integration-test clients
     zookeeper                             # local cluster (scripts/local-cluster.sh)
     python3                               # integration-test drivers

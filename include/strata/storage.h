@@ -121,11 +121,64 @@ long rb_validate(const uint8_t *data, size_t avail, rb_header_t *out, rb_status_
 const char *rb_status_str(rb_status_t st);
 /**
  * The first record of an uncompressed batch whose timestamp >= ts (ListOffsets).
- * @returns 0, STRATA_ENOTFOUND, STRATA_EINVAL for a compressed batch (never
- * decompressed), or STRATA_ECORRUPT when the records do not parse.
+ * @returns 0, STRATA_ENOTFOUND, STRATA_EINVAL for a compressed batch (use
+ * rbc_find_record_by_time), or STRATA_ECORRUPT when the records do not parse.
  */
 int rb_find_record_by_time(const uint8_t *batch, size_t len, int64_t ts, int64_t *offset_out,
                            int64_t *ts_out);
+
+/* ---------------------------------------------------------------- compression */
+
+/*
+ * The codecs of a batch's records section (attributes & RB_ATTR_COMPRESSION), Kafka's
+ * ids. Decompression is bounded: max_out caps the output, and a stream that would
+ * exceed it fails with STRATA_ETOO_LARGE before allocating more; garbage or a
+ * truncated stream fails with STRATA_ECORRUPT; an unknown codec with STRATA_EINVAL.
+ * On failure nothing is left appended to out. Never used on the produce path.
+ */
+enum { RBC_NONE = 0, RBC_GZIP = 1, RBC_SNAPPY = 2, RBC_LZ4 = 3, RBC_ZSTD = 4 };
+
+/* rbc_limit: max_message_bytes * RBC_LIMIT_FACTOR within [RBC_LIMIT_MIN, RBC_LIMIT_MAX]. */
+#define RBC_LIMIT_FACTOR 32
+#define RBC_LIMIT_MIN    (1024 * 1024)
+#define RBC_LIMIT_MAX    (256 * 1024 * 1024)
+
+/** The decompressed-size cap used by the log for a batch under message.max.bytes. */
+size_t rbc_limit(int32_t max_message_bytes);
+/** "gzip", "snappy", "lz4", "zstd", "none" or "unknown". */
+const char *rbc_codec_name(int codec);
+/**
+ * Appends in[0..len) decompressed to out, at most max_out bytes. gzip (also zlib,
+ * multi-member), snappy (xerial-framed as Java writes it, or one raw block as
+ * librdkafka may send), lz4 (LZ4 frame), zstd (one or more frames, window <= 16 MiB).
+ * @returns 0, STRATA_ECORRUPT, STRATA_ETOO_LARGE or STRATA_EINVAL.
+ */
+int rbc_decompress(int codec, const uint8_t *in, size_t len, size_t max_out, buf_t *out);
+/**
+ * Appends in[0..len) compressed with codec to out: gzip, xerial-framed snappy, an lz4
+ * frame with independent 64 KiB blocks, zstd level 3. @returns 0 or STRATA_EINVAL.
+ */
+int rbc_compress(int codec, const uint8_t *in, size_t len, buf_t *out);
+/**
+ * The records section of the batch at batch[0..len): a pointer into the batch when
+ * it is uncompressed, else into scratch (reset, then filled; borrowed until scratch
+ * changes). @returns 0 or an rbc_decompress code (STRATA_ECORRUPT for a bad header).
+ */
+int rbc_batch_records(const uint8_t *batch, size_t len, size_t max_out, buf_t *scratch,
+                      const uint8_t **records, size_t *records_len);
+/**
+ * Appends to out the batch re-encoded with codec (RBC_NONE decompresses): same header
+ * fields, new length, compression bits and CRC. The log cleaner rewrites batches with
+ * it. @returns 0 or an rbc_decompress/rbc_compress code.
+ */
+int rbc_batch_recode(const uint8_t *batch, size_t len, int codec, size_t max_out, buf_t *out);
+/**
+ * rb_find_record_by_time for any batch: a compressed one is decompressed into scratch
+ * (at most max_out bytes). @returns 0, STRATA_ENOTFOUND, STRATA_ECORRUPT or
+ * STRATA_ETOO_LARGE.
+ */
+int rbc_find_record_by_time(const uint8_t *batch, size_t len, int64_t ts, size_t max_out,
+                            buf_t *scratch, int64_t *offset_out, int64_t *ts_out);
 
 /* ---------------------------------------------------------------- the log */
 
@@ -204,8 +257,9 @@ const log_config_t *log_config(const log_t *log);
 int log_set_config(log_t *log, const log_config_t *cfg);
 
 /**
- * ListOffsets by time: the first offset whose timestamp >= ts: the exact record for
- * uncompressed batches, the batch's base offset (and max timestamp) for compressed ones.
+ * ListOffsets by time: the first record whose timestamp >= ts (compressed batches are
+ * decompressed, at most rbc_limit(message.max.bytes) bytes; a batch that cannot be
+ * gives its base offset and max timestamp). Runs on the caller's thread.
  * @returns 0 with *offset_out and *ts_out set, or STRATA_ENOTFOUND when no batch is late enough.
  */
 int log_offset_for_time(log_t *log, int64_t ts, int64_t *offset_out, int64_t *ts_out);

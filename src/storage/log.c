@@ -503,16 +503,28 @@ int log_offset_for_time(log_t *log, int64_t ts, int64_t *offset_out, int64_t *ts
             if (h.max_timestamp >= ts) {
                 int64_t off = h.base_offset, found_ts = h.max_timestamp;
                 size_t total = (size_t)h.length + 12;
-                /* Uncompressed: the exact record, as Kafka answers. */
-                if ((h.attributes & RB_ATTR_COMPRESSION) == 0 && total <= 64 * 1024 * 1024) {
+                /* The exact record, as Kafka answers: a compressed batch is
+                 * decompressed (bounded by rbc_limit); if that fails, its base offset. */
+                if (total <= 64 * 1024 * 1024) {
                     buf_reset(&log->scratch);
                     uint8_t *b = buf_extend(&log->scratch, total);
                     if (pread(s->fd, b, total, (off_t)pos) == (ssize_t)total) {
                         int64_t roff, rts;
-                        if (rb_find_record_by_time(b, total, ts, &roff, &rts) == 0) {
+                        buf_t plain = BUF_INIT;
+                        int frc = rbc_find_record_by_time(
+                            b, total, ts, rbc_limit(log->cfg.max_message_bytes), &plain, &roff,
+                            &rts);
+                        if (frc == 0) {
                             off = roff;
                             found_ts = rts;
+                        } else if (frc != STRATA_ENOTFOUND) {
+                            slog_debug("[Log partition=%s-%d] time lookup in the %s batch at "
+                                       "offset %" PRId64 ": %s",
+                                       log->topic, log->partition,
+                                       rbc_codec_name(h.attributes & RB_ATTR_COMPRESSION),
+                                       h.base_offset, strata_strerror(frc));
                         }
+                        buf_destroy(&plain);
                     }
                     if (log->scratch.cap > 1024 * 1024) {
                         buf_destroy(&log->scratch);

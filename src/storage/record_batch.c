@@ -119,18 +119,10 @@ static bool read_varlong(const uint8_t **p, const uint8_t *end, int64_t *out) {
     return false;
 }
 
-int rb_find_record_by_time(const uint8_t *batch, size_t len, int64_t ts, int64_t *offset_out,
-                           int64_t *ts_out) {
-    rb_header_t h;
-    if (len < RB_HEADER_SIZE) {
-        return STRATA_ECORRUPT;
-    }
-    rb_read_header(batch, &h);
-    if ((h.attributes & RB_ATTR_COMPRESSION) != 0 || (size_t)h.length + 12 > len) {
-        return STRATA_EINVAL; /* records are compressed: never looked into */
-    }
-    const uint8_t *p = batch + RB_HEADER_SIZE, *end = batch + (size_t)h.length + 12;
-    for (int32_t i = 0; i < h.record_count; i++) {
+int rb_find_in_records(const rb_header_t *h, const uint8_t *records, size_t len, int64_t ts,
+                       int64_t *offset_out, int64_t *ts_out) {
+    const uint8_t *p = records, *end = records + len;
+    for (int32_t i = 0; i < h->record_count; i++) {
         int64_t rlen, tdelta, odelta;
         if (!read_varlong(&p, end, &rlen) || rlen < 1 || rlen > end - p) {
             return STRATA_ECORRUPT;
@@ -140,13 +132,27 @@ int rb_find_record_by_time(const uint8_t *batch, size_t len, int64_t ts, int64_t
             return STRATA_ECORRUPT;
         }
         int64_t rts =
-            (h.attributes & RB_ATTR_LOG_APPEND) ? h.max_timestamp : h.base_timestamp + tdelta;
+            (h->attributes & RB_ATTR_LOG_APPEND) ? h->max_timestamp : h->base_timestamp + tdelta;
         if (rts >= ts) {
-            *offset_out = h.base_offset + odelta;
+            *offset_out = h->base_offset + odelta;
             *ts_out = rts;
             return 0;
         }
         p = next;
     }
     return STRATA_ENOTFOUND;
+}
+
+int rb_find_record_by_time(const uint8_t *batch, size_t len, int64_t ts, int64_t *offset_out,
+                           int64_t *ts_out) {
+    rb_header_t h;
+    if (len < RB_HEADER_SIZE) {
+        return STRATA_ECORRUPT;
+    }
+    rb_read_header(batch, &h);
+    if ((h.attributes & RB_ATTR_COMPRESSION) != 0 || (size_t)h.length + 12 > len) {
+        return STRATA_EINVAL; /* compressed: rbc_find_record_by_time decompresses */
+    }
+    return rb_find_in_records(&h, batch + RB_HEADER_SIZE, (size_t)h.length + 12 - RB_HEADER_SIZE,
+                              ts, offset_out, ts_out);
 }

@@ -264,28 +264,48 @@ static void test_offset_for_time(void **state) {
     }
 }
 
-static void test_offset_for_time_compressed_is_batch_level(void **state) {
+static void test_offset_for_time_compressed_is_record_exact(void **state) {
     fixture_t *f = *state;
+    static const int codecs[] = {RBC_GZIP, RBC_SNAPPY, RBC_LZ4, RBC_ZSTD};
+    f->cfg.segment_bytes = 1 << 20;
     open_log(f);
+    /* One batch of 10 records (timestamps T..T+9) per codec, then a plain one. */
+    for (int c = 0; c < 4; c++) {
+        buf_t plain = BUF_INIT, z = BUF_INIT;
+        bb_opts_t o;
+        bb_opts_default(&o);
+        o.records = 10;
+        o.base_timestamp = 100 * (c + 1);
+        bb_append(&plain, &o);
+        assert_int_equal(rbc_batch_recode(plain.data, plain.len, codecs[c], 1 << 20, &z), 0);
+        assert_int_equal(log_append(f->log, z.data, z.len, 0, NULL), 0);
+        buf_destroy(&plain);
+        buf_destroy(&z);
+    }
+    for (int c = 0; c < 4; c++) {
+        int64_t off, ts;
+        assert_int_equal(log_offset_for_time(f->log, 100 * (c + 1) + 5, &off, &ts), 0);
+        assert_int_equal(off, 10 * c + 5);
+        assert_int_equal(ts, 100 * (c + 1) + 5);
+        assert_int_equal(log_offset_for_time(f->log, 100 * (c + 1) - 50, &off, &ts), 0);
+        assert_int_equal(off, 10 * c);
+        assert_int_equal(ts, 100 * (c + 1));
+    }
+    int64_t off, ts;
+    assert_int_equal(log_offset_for_time(f->log, 410, &off, &ts), STRATA_ENOTFOUND);
+    /* A batch whose codec bits lie (plain records marked gzip) cannot be decompressed:
+     * the answer falls back to the batch (base offset, max timestamp). */
     buf_t b = BUF_INIT;
     bb_opts_t o;
     bb_opts_default(&o);
     o.records = 10;
-    o.base_timestamp = 100;
-    o.attributes = 1; /* "gzip": never decompressed */
-    bb_append(&b, &o);
-    o.attributes = 0;
-    o.base_timestamp = 200;
+    o.base_timestamp = 1000;
+    o.attributes = RBC_GZIP;
     bb_append(&b, &o);
     assert_int_equal(log_append(f->log, b.data, b.len, 0, NULL), 0);
-    int64_t off, ts;
-    assert_int_equal(log_offset_for_time(f->log, 105, &off, &ts), 0);
-    assert_int_equal(off, 0);
-    assert_int_equal(ts, 109);
-    assert_int_equal(log_offset_for_time(f->log, 205, &off, &ts), 0);
-    assert_int_equal(off, 15);
-    assert_int_equal(ts, 205);
-    assert_int_equal(log_offset_for_time(f->log, 210, &off, &ts), STRATA_ENOTFOUND);
+    assert_int_equal(log_offset_for_time(f->log, 1005, &off, &ts), 0);
+    assert_int_equal(off, 40);
+    assert_int_equal(ts, 1009);
     buf_destroy(&b);
 }
 
@@ -429,7 +449,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_read_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_append_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offset_for_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_offset_for_time_compressed_is_batch_level, setup,
+        cmocka_unit_test_setup_teardown(test_offset_for_time_compressed_is_record_exact, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_append_replica, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncate_to, setup, teardown),

@@ -51,6 +51,7 @@ typedef struct gc_config {
     int64_t offsets_retention_ms;                /* offsets.retention.minutes (10080) in ms */
     int64_t offsets_retention_check_interval_ms; /* offsets.retention.check.interval.ms */
     int32_t max_member_metadata_bytes;           /* JoinGroup protocol metadata cap (sum), 1 MiB */
+    int32_t offsets_commit_timeout_ms;           /* offsets.commit.timeout.ms, 5000 (gcb_) */
 } gc_config_t;
 
 void gc_config_default(gc_config_t *cfg);
@@ -66,11 +67,20 @@ typedef struct gc_clock {
     void *ctx;
 } gc_clock_t;
 
+/* The completion of an append: NONE once the ISR has it, else the log append error
+ * (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS[_AFTER_APPEND], REQUEST_TIMED_OUT, ...). */
+typedef void (*gc_store_cb)(void *arg, kp_err_t err);
+
 typedef struct gc_store {
     /* Appends one record batch (magic 2, uncompressed, offsets from 0, which the log
-     * reassigns) to __consumer_offsets partition `partition`. Synchronous: @returns 0
-     * or a Kafka error code (kp_err_t) to hand back to the client. */
-    int (*append)(void *ctx, int32_t partition, uint8_t *batch, size_t len);
+     * reassigns) to __consumer_offsets partition `partition` with acks=-1.
+     * @returns 0 when appended locally: done(done_arg, err) then runs exactly once, when
+     * the append is replicated or failed (it may run before append returns); or a Kafka
+     * error code (kp_err_t) at once, and done never runs. done NULL = nobody waits
+     * (tombstones, the record of a group gone empty). Completions must not arrive after
+     * gc_free (the owner completes or fails them first). */
+    int (*append)(void *ctx, int32_t partition, uint8_t *batch, size_t len, gc_store_cb done,
+                  void *done_arg);
     void *ctx;
 } gc_store_t;
 
@@ -78,7 +88,8 @@ typedef struct gc gc_t;
 
 /** @returns a coordinator owning no partition yet. cfg, clock and store are copied. */
 gc_t *gc_new(const gc_config_t *cfg, const gc_clock_t *clock, const gc_store_t *store);
-/** Frees everything; pending callbacks are dropped (not called). NULL is a no-op. */
+/** Frees everything; pending callbacks are dropped (not called). NULL is a no-op.
+ * No store completion may arrive afterwards. */
 void gc_free(gc_t *gc);
 
 /** Kafka's String.hashCode over the UTF-16 code units of a UTF-8 string. */
@@ -160,7 +171,10 @@ typedef struct gc_join_result {
 typedef void (*gc_join_cb)(void *arg, const gc_join_result_t *res);
 
 /** JoinGroup: cb runs now (errors, MEMBER_ID_REQUIRED, current generation) or when the
- * rebalance completes. */
+ * rebalance completes. A static member rejoining a Stable group under a new member id
+ * without a rebalance is answered once the group record naming it is stored (on failure:
+ * the old member id is restored and the error returned), as Kafka's
+ * updateStaticMemberAndRebalance. */
 void gc_join(gc_t *gc, const gc_join_req_t *req, gc_join_cb cb, void *arg);
 
 typedef struct gc_assignment {
@@ -190,7 +204,11 @@ typedef struct gc_sync_result {
 
 typedef void (*gc_sync_cb)(void *arg, const gc_sync_result_t *res);
 
-/** SyncGroup: cb runs now or once the leader's assignment arrives. */
+/** SyncGroup: cb runs now, or once the leader's assignment is stored: the group (with
+ * the assignment) is appended to __consumer_offsets and every waiting member is answered
+ * when that append completes; on failure they get the error mapped as Kafka's storeGroup
+ * (REQUEST_TIMED_OUT -> REBALANCE_IN_PROGRESS, NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE)
+ * and the group rebalances again. */
 void gc_sync(gc_t *gc, const gc_sync_req_t *req, gc_sync_cb cb, void *arg);
 
 kp_err_t gc_heartbeat(gc_t *gc, const char *group_id, int32_t generation_id, const char *member_id,
@@ -216,12 +234,21 @@ typedef struct gc_commit_partition {
     kp_err_t error;       /* in: a pre-set error (e.g. UNKNOWN_TOPIC_OR_PARTITION) skips it; out */
 } gc_commit_partition_t;
 
+typedef void (*gc_commit_cb)(void *arg, gc_commit_partition_t *parts, size_t n);
+
 /**
  * OffsetCommit: generation -1 with an empty member id is an admin commit (Empty groups
- * only). Fills every partition's error. Appends one batch to __consumer_offsets.
+ * only). Appends one batch to __consumer_offsets; the offsets stay pending (OffsetFetch
+ * still answers the previous ones) until the store completes: on success they enter the
+ * cache, on failure the cache is unchanged and the partitions get the error mapped as
+ * Kafka's GroupMetadataManager.storeOffsets (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE,
+ * REQUEST_TIMED_OUT, INVALID_COMMIT_OFFSET_SIZE). cb(arg, parts, n) runs exactly once
+ * with every partition's error filled in, now (nothing to append, an error) or at the
+ * completion, unless gc_cancel(arg) dropped it; parts must stay valid until then.
  */
 void gc_commit(gc_t *gc, const char *group_id, int32_t generation_id, const char *member_id,
-               const char *group_instance_id, gc_commit_partition_t *parts, size_t n);
+               const char *group_instance_id, gc_commit_partition_t *parts, size_t n,
+               gc_commit_cb cb, void *arg);
 
 typedef struct gc_offset {
     int64_t offset; /* -1 = none */
@@ -237,6 +264,10 @@ kp_err_t gc_fetch_offset(const gc_t *gc, const char *group_id, const char *topic
 typedef void (*gc_offset_fn)(void *arg, const char *topic, int32_t partition,
                              const gc_offset_t *off);
 kp_err_t gc_fetch_all_offsets(const gc_t *gc, const char *group_id, gc_offset_fn fn, void *arg);
+/** A commit of the partition is appended but not yet complete (Kafka's
+ * hasPendingOffsetCommitsForTopicPartition: OffsetFetch v7+ require_stable answers
+ * UNSTABLE_OFFSET_COMMIT for it). */
+bool gc_offset_pending(const gc_t *gc, const char *group_id, const char *topic, int32_t partition);
 
 /* ---------------------------------------------------------------- admin */
 
@@ -320,8 +351,10 @@ int gc_batch_foreach(const uint8_t *data, size_t len,
 
 /*
  * gcb_ binds the pure coordinator to a running broker (src/group/broker.c): the clock is
- * a uv_timer, the store appends to the local leader of __consumer_offsets-<p> (acks=-1;
- * OffsetCommit answers once the ISR has the commit, see gcb_take_append),
+ * a uv_timer, the store appends to the local leader of __consumer_offsets-<p> with acks=-1
+ * (refused with NOT_ENOUGH_REPLICAS below min.insync.replicas) and completes the append
+ * when the ISR has it (a conditional operation on the partition's produce purgatory key,
+ * offsets.commit.timeout.ms, then REQUEST_TIMED_OUT),
  * a partition is loaded from its log (reads on the thread pool) when the metadata cache
  * shows this broker became its leader or when a request needs it (and unloaded when
  * leadership moves), __consumer_offsets is created
@@ -340,7 +373,8 @@ typedef struct gcb_config {
 /** All borrowed pointers must outlive the gcb (free it before them). */
 gcb_t *gcb_new(uv_loop_t *loop, rm_t *rm, ctl_t *ctl, mdc_t *mdc, coord_t *coord,
                const gcb_config_t *cfg);
-/** Answers every waiting group request (NOT_COORDINATOR) and stops the timer. */
+/** Answers every waiting group request (NOT_COORDINATOR), fails the appends still
+ * waiting for replication, and stops the timer. */
 void gcb_shutdown(gcb_t *g);
 /** Closes the timer handle; the memory goes in its close callback. NULL is a no-op. */
 void gcb_free(gcb_t *g);
@@ -353,14 +387,6 @@ gc_t *gcb_gc(gcb_t *g);
  * leader) or INVALID_GROUP_ID.
  */
 kp_err_t gcb_prepare(gcb_t *g, const char *group_id);
-/**
- * The last __consumer_offsets append made through the store (appended with acks=-1:
- * refused with COORDINATOR_NOT_AVAILABLE below min.insync.replicas): @returns true with
- * its partition and required offset (last offset + 1) when one was made since the
- * previous call, and forgets it. OffsetCommit waits for rm_produce_status on it before
- * answering, as Kafka waits for the ISR (offsets.commit.timeout.ms).
- */
-bool gcb_take_append(gcb_t *g, int32_t *partition, int64_t *required);
 /** gcb_prepare for every __consumer_offsets partition (ListGroups): NONE, or
  * COORDINATOR_LOAD_IN_PROGRESS while any partition this broker leads is loading. */
 kp_err_t gcb_prepare_all(gcb_t *g);

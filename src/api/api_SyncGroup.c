@@ -1,6 +1,8 @@
 /*
- * api_SyncGroup: SyncGroup v0-3 through gc_sync. Followers wait (the response is sent
- * from the coordinator's callback) until the leader's assignment arrives.
+ * api_SyncGroup: SyncGroup v0-3 through gc_sync. The response is sent from the
+ * coordinator's callback: followers wait for the leader's assignment, and everyone
+ * (leader included) until the group record holding it is stored in __consumer_offsets
+ * (acks=-1), or gets the mapped store error, as Kafka's doSyncGroup.
  */
 #include "api/api_group_int.h"
 

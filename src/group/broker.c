@@ -13,6 +13,10 @@
  *  2. At most one __consumer_offsets creation and one producer-id block claim in flight.
  *  3. Producer ids handed out lie in a block this broker wrote to coord: unique across
  *     brokers and restarts (Kafka's ZkProducerIdManager, blocks of 1000).
+ *  5. Every store append the coordinator waits for is an append_wait_t in g->waits until
+ *     its completion ran, exactly once: at once when the ISR already has it, else from its
+ *     conditional purgatory operation (HW advance, timeout, wake, or cancel at shutdown,
+ *     which runs before gc_free).
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -49,10 +53,7 @@ struct gcb {
     int jobs;              /* chunk reads queued on the thread pool (each holds g) */
     bool freed;            /* gcb_free ran: the last of timer close / jobs frees g */
     bool timer_closed;
-    /* the last store append (gcb_take_append) */
-    bool appended;
-    int32_t append_partition;
-    int64_t append_required;
+    struct append_wait *waits; /* store appends waiting for the ISR (invariant 5) */
     /* producer ids */
     int64_t pid_next;
     int64_t pid_end; /* inclusive; pid_next > pid_end = exhausted */
@@ -101,29 +102,113 @@ static void g_wake(void *ctx, int64_t deadline) {
     uv_timer_start(&g->timer, on_timer, delay > 0 ? (uint64_t)delay : 0, 0);
 }
 
-static int g_append(void *ctx, int32_t partition, uint8_t *batch, size_t len) {
-    gcb_t *g = ctx;
-    part_t *p = NULL;
-    int rc = rm_partition(g->rm, GC_OFFSETS_TOPIC, partition, true, &p);
-    if (rc == 0) {
-        log_append_info_t info;
-        rc = rm_append(g->rm, p, batch, len, -1, &info); /* Kafka: acks=-1 */
-        if (rc == 0) {
-            g->appended = true;
-            g->append_partition = partition;
-            g->append_required = info.last_offset + 1;
-        }
-    }
+/* An acks=-1 __consumer_offsets append waiting until the ISR has it. */
+typedef struct append_wait {
+    struct append_wait *prev, *next;
+    gcb_t *g;
+    int32_t partition;
+    int64_t required; /* last offset + 1 */
+    gc_store_cb done;
+    void *done_arg;
+    purg_op_t *op;
+} append_wait_t;
+
+static int wait_status(const append_wait_t *w) {
+    return rm_produce_status(w->g->rm, GC_OFFSETS_TOPIC, w->partition, w->required);
+}
+
+static bool wait_ready(void *arg) {
+    return wait_status(arg) != RM_EPENDING;
+}
+
+/* The append's outcome as Kafka's ReplicaManager reports it to the coordinator. */
+static kp_err_t wait_error(int rc) {
     switch (rc) {
     case 0:
         return KP_ERR_NONE;
+    case RM_EPENDING:
+        return KP_ERR_REQUEST_TIMED_OUT;
     case RM_ENOT_LEADER:
         return KP_ERR_NOT_LEADER_OR_FOLLOWER;
+    case RM_ENOT_ENOUGH_REPLICAS_AFTER_APPEND:
+        return KP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+    case STRATA_ENOTFOUND:
+        return KP_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    default:
+        return KP_ERR_COORDINATOR_NOT_AVAILABLE;
+    }
+}
+
+static void wait_done(void *arg, purg_reason_t reason) {
+    append_wait_t *w = arg;
+    gcb_t *g = w->g;
+    if (w->prev) {
+        w->prev->next = w->next;
+    } else {
+        g->waits = w->next;
+    }
+    if (w->next) {
+        w->next->prev = w->prev;
+    }
+    int rc = wait_status(w);
+    if (rc == RM_EPENDING && reason != PURG_TIMEOUT) {
+        rc = RM_ENOT_LEADER; /* cancelled (shutdown) or woken (partition moved) */
+    }
+    gc_store_cb done = w->done;
+    void *done_arg = w->done_arg;
+    free(w);
+    done(done_arg, wait_error(rc));
+}
+
+static int g_append(void *ctx, int32_t partition, uint8_t *batch, size_t len, gc_store_cb done,
+                    void *done_arg) {
+    gcb_t *g = ctx;
+    if (g->closing) {
+        return KP_ERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    part_t *p = NULL;
+    log_append_info_t info;
+    int rc = rm_partition(g->rm, GC_OFFSETS_TOPIC, partition, true, &p);
+    if (rc == 0) {
+        rc = rm_append(g->rm, p, batch, len, -1, &info); /* Kafka: acks=-1 */
+    }
+    switch (rc) {
+    case 0:
+        break;
+    case RM_ENOT_LEADER:
+        return KP_ERR_NOT_LEADER_OR_FOLLOWER;
+    case RM_ENOT_ENOUGH_REPLICAS:
+        return KP_ERR_NOT_ENOUGH_REPLICAS;
     case STRATA_ETOO_LARGE:
         return KP_ERR_MESSAGE_TOO_LARGE;
     default:
         return KP_ERR_COORDINATOR_NOT_AVAILABLE;
     }
+    if (!done) {
+        return KP_ERR_NONE; /* nobody waits */
+    }
+    append_wait_t *w = xcalloc(1, sizeof(*w));
+    w->g = g;
+    w->partition = partition;
+    w->required = info.last_offset + 1;
+    w->done = done;
+    w->done_arg = done_arg;
+    int st = wait_status(w);
+    if (st != RM_EPENDING) {
+        free(w); /* standalone or a one-member ISR: complete at once */
+        done(done_arg, wait_error(st));
+        return KP_ERR_NONE;
+    }
+    w->next = g->waits;
+    if (g->waits) {
+        g->waits->prev = w;
+    }
+    g->waits = w;
+    purg_list_t *lists[1] = {part_produce_waiters(p)};
+    int32_t timeout = gc_config(g->gc)->offsets_commit_timeout_ms;
+    w->op = purg_add_cond(g->loop, lists, 1, (uint64_t)(timeout > 0 ? timeout : 5000), wait_ready,
+                          wait_done, w);
+    return KP_ERR_NONE;
 }
 
 /* Leadership of a __consumer_offsets partition moved away: unload at once, so requests
@@ -231,6 +316,9 @@ void gcb_shutdown(gcb_t *g) {
         g->load_gen[p]++;
     }
     g->closing = true;
+    while (g->waits) {
+        purg_cancel(g->waits->op); /* wait_done unlinks it and fails the append */
+    }
     uv_timer_stop(&g->timer);
     fail_pid_waiters(g, KP_ERR_COORDINATOR_NOT_AVAILABLE);
 }
@@ -480,14 +568,6 @@ static kp_err_t prepare_partition(gcb_t *g, int32_t partition) {
         return KP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
     }
     return KP_ERR_NONE;
-}
-
-bool gcb_take_append(gcb_t *g, int32_t *partition, int64_t *required) {
-    bool was = g->appended;
-    *partition = g->append_partition;
-    *required = g->append_required;
-    g->appended = false;
-    return was;
 }
 
 kp_err_t gcb_prepare(gcb_t *g, const char *group_id) {

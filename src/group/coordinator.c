@@ -12,6 +12,12 @@
  *     CompletingRebalance.
  *  3. Callbacks are cleared from the member before they are called, so a callback may
  *     call back into gc_ (e.g. a connection closing) without seeing itself pending.
+ *  4. Every store append someone waits for is a gc_op_t in gc->ops until its completion
+ *     (op_done) ran. An op names its group by id and incarnation, never by pointer: a
+ *     group unloaded, deleted or re-created meanwhile is not touched by the completion.
+ *  5. Committed offsets enter g->offsets only when their append completed successfully
+ *     (Kafka's prepareOffsetCommit / onOffsetCommitAppend); until then they are counted
+ *     in g->pending_offsets. An entry is replaced only by a later append (seq).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -60,6 +66,7 @@ typedef struct offset_ent {
     int32_t leader_epoch;
     char *metadata;
     int64_t commit_ts;
+    uint64_t seq; /* the append it came from (gc->next_seq order); 0 = loaded */
 } offset_ent_t;
 
 typedef struct group {
@@ -80,8 +87,34 @@ typedef struct group {
     bool initial_delay;
     int64_t initial_remaining;
     bool new_member_added;
-    map_t *offsets; /* topic '\0' be32 partition -> offset_ent_t */
+    map_t *offsets;         /* topic '\0' be32 partition -> offset_ent_t */
+    map_t *pending_offsets; /* same key -> number of commits in flight (uintptr_t) */
+    uint64_t incarnation;   /* unique per group_new: ops recognise their group by it */
 } group_t;
+
+enum { OP_COMMIT = 0, OP_SYNC = 1, OP_STATIC_JOIN = 2 };
+
+/* A store append waiting for its completion (invariant 4). */
+typedef struct gc_op {
+    struct gc_op *prev, *next;
+    gc_t *gc;
+    int kind;
+    char *group_id;
+    uint64_t incarnation;
+    uint64_t seq;
+    int32_t generation;
+    /* OP_COMMIT: the offsets to apply on success, and the caller's answer */
+    offset_ent_t *ents;
+    size_t nents;
+    gc_commit_partition_t *parts;
+    size_t nparts;
+    gc_commit_cb cb;
+    void *arg;
+    /* OP_STATIC_JOIN: the static member's replacement to confirm or revert */
+    char *instance_id;
+    char *old_id;
+    char *new_id;
+} gc_op_t;
 
 struct gc {
     gc_config_t cfg;
@@ -90,6 +123,9 @@ struct gc {
     map_t *groups; /* group id -> group_t */
     uint8_t *pstate;
     int64_t next_retention_check;
+    gc_op_t *ops; /* appends waiting for their completion */
+    uint64_t next_seq;
+    uint64_t next_incarnation;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -107,6 +143,7 @@ void gc_config_default(gc_config_t *cfg) {
     cfg->offsets_retention_ms = 10080LL * 60 * 1000;
     cfg->offsets_retention_check_interval_ms = 600000;
     cfg->max_member_metadata_bytes = 1 << 20;
+    cfg->offsets_commit_timeout_ms = 5000;
 }
 
 static int64_t now_ms(const gc_t *gc) {
@@ -267,6 +304,8 @@ static group_t *group_new(gc_t *gc, const char *id) {
     g->join_deadline = INT64_MAX;
     g->sync_deadline = INT64_MAX;
     g->offsets = map_new();
+    g->pending_offsets = map_new();
+    g->incarnation = ++gc->next_incarnation;
     map_put_str(gc->groups, id, g);
     return g;
 }
@@ -282,6 +321,7 @@ static void group_free(group_t *g) {
     }
     free(g->pending);
     map_free(g->offsets, offset_free);
+    map_free(g->pending_offsets, NULL);
     free(g->id);
     free(g->protocol_type);
     free(g->protocol_name);
@@ -505,6 +545,7 @@ static void send_join_result(group_t *g, member_t *m, gc_join_cb cb, void *arg) 
 
 /* ---------------------------------------------------------------- persistence */
 
+/* Immediate store errors of appends nobody waits for (tombstones, deletes). */
 static kp_err_t map_store_error(int rc) {
     switch (rc) {
     case KP_ERR_NONE:
@@ -520,17 +561,100 @@ static kp_err_t map_store_error(int rc) {
     }
 }
 
-static kp_err_t store_batch(gc_t *gc, int32_t partition, gc_batch_t *b) {
-    gc_batch_finish(b);
-    if (!gc->store.append) {
-        return KP_ERR_NONE;
+/* Kafka's GroupMetadataManager.storeOffsets: append error -> OffsetCommit error. */
+static kp_err_t map_offset_error(kp_err_t err) {
+    switch (err) {
+    case KP_ERR_UNKNOWN_TOPIC_OR_PARTITION:
+    case KP_ERR_NOT_ENOUGH_REPLICAS:
+    case KP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+        return KP_ERR_COORDINATOR_NOT_AVAILABLE;
+    case KP_ERR_NOT_LEADER_OR_FOLLOWER:
+    case KP_ERR_KAFKA_STORAGE_ERROR:
+        return KP_ERR_NOT_COORDINATOR;
+    case KP_ERR_MESSAGE_TOO_LARGE:
+    case KP_ERR_RECORD_LIST_TOO_LARGE:
+    case KP_ERR_INVALID_FETCH_SIZE:
+        return KP_ERR_INVALID_COMMIT_OFFSET_SIZE;
+    default:
+        return err; /* NONE, REQUEST_TIMED_OUT, COORDINATOR_NOT_AVAILABLE, ... */
     }
-    int rc = gc->store.append(gc->store.ctx, partition, b->buf.data, b->buf.len);
+}
+
+/* Kafka's GroupMetadataManager.storeGroup: append error -> JoinGroup/SyncGroup error. */
+static kp_err_t map_group_error(kp_err_t err) {
+    switch (err) {
+    case KP_ERR_UNKNOWN_TOPIC_OR_PARTITION:
+    case KP_ERR_NOT_ENOUGH_REPLICAS:
+    case KP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+        return KP_ERR_COORDINATOR_NOT_AVAILABLE;
+    case KP_ERR_NOT_LEADER_OR_FOLLOWER:
+    case KP_ERR_KAFKA_STORAGE_ERROR:
+        return KP_ERR_NOT_COORDINATOR;
+    case KP_ERR_REQUEST_TIMED_OUT:
+        return KP_ERR_REBALANCE_IN_PROGRESS;
+    case KP_ERR_MESSAGE_TOO_LARGE:
+    case KP_ERR_RECORD_LIST_TOO_LARGE:
+    case KP_ERR_INVALID_FETCH_SIZE:
+        return KP_ERR_UNKNOWN_SERVER_ERROR;
+    default:
+        return err;
+    }
+}
+
+static gc_op_t *op_new(gc_t *gc, int kind, const group_t *g) {
+    gc_op_t *op = xcalloc(1, sizeof(*op));
+    op->gc = gc;
+    op->kind = kind;
+    op->group_id = xstrdup(g->id);
+    op->incarnation = g->incarnation;
+    op->seq = ++gc->next_seq;
+    op->generation = g->generation;
+    op->next = gc->ops;
+    if (gc->ops) {
+        gc->ops->prev = op;
+    }
+    gc->ops = op;
+    return op;
+}
+
+static void op_free(gc_op_t *op) {
+    for (size_t i = 0; i < op->nents; i++) {
+        free(op->ents[i].topic);
+        free(op->ents[i].metadata);
+    }
+    free(op->ents);
+    free(op->group_id);
+    free(op->instance_id);
+    free(op->old_id);
+    free(op->new_id);
+    free(op);
+}
+
+static void op_done(void *arg, kp_err_t err);
+
+/*
+ * Appends the finished batch b to the partition. With op, op_done completes it with the
+ * result (maybe before this returns, and also for an immediate failure): the caller must
+ * not touch op afterwards. @returns the store's immediate error (0 when appended).
+ */
+static int store_append(gc_t *gc, int32_t partition, gc_batch_t *b, gc_op_t *op) {
+    gc_batch_finish(b);
+    int rc = 0;
+    if (gc->store.append) {
+        rc = gc->store.append(gc->store.ctx, partition, b->buf.data, b->buf.len,
+                              op ? op_done : NULL, op);
+    } else if (op) {
+        op_done(op, KP_ERR_NONE); /* no persistence configured */
+        return 0;
+    }
     if (rc != 0) {
         slog_warn("[GroupCoordinator] append to %s-%d failed: %s", GC_OFFSETS_TOPIC, (int)partition,
                   kp_err_name(rc));
+        if (op) {
+            op_done(op, (kp_err_t)rc);
+        }
     }
-    return map_store_error(rc);
+    return rc;
 }
 
 static void encode_group_value(const group_t *g, buf_t *out) {
@@ -555,18 +679,20 @@ static void encode_group_value(const group_t *g, buf_t *out) {
     }
 }
 
-static kp_err_t store_group(gc_t *gc, group_t *g) {
+/* Appends the group's metadata record; op as store_append (NULL: nobody waits). */
+static int store_group(gc_t *gc, group_t *g, gc_op_t *op) {
     buf_t k = BUF_INIT, v = BUF_INIT;
     gc_encode_group_key(&k, g->id);
     encode_group_value(g, &v);
     gc_batch_t b;
     gc_batch_init(&b, wall_ms(gc));
     gc_batch_add(&b, k.data, k.len, v.data, v.len);
-    kp_err_t err = store_batch(gc, g->partition, &b);
-    gc_batch_destroy(&b);
+    int32_t partition = g->partition;
     buf_destroy(&k);
     buf_destroy(&v);
-    return err;
+    int rc = store_append(gc, partition, &b, op);
+    gc_batch_destroy(&b);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- rebalance */
@@ -675,7 +801,7 @@ static void complete_join(gc_t *gc, group_t *g) {
         free(g->protocol_type);
         g->protocol_type = NULL;
         set_state(gc, g, GC_EMPTY);
-        (void)store_group(gc, g);
+        (void)store_group(gc, g, NULL); /* as Kafka: nobody waits for it */
         slog_info("[GroupCoordinator] group %s with generation %d is now empty", g->id,
                   (int)g->generation);
         return;
@@ -737,6 +863,11 @@ void gc_free(gc_t *gc) {
         return;
     }
     map_free(gc->groups, group_free_void);
+    while (gc->ops) {
+        gc_op_t *op = gc->ops;
+        gc->ops = op->next;
+        op_free(op); /* dropped: its callback is not called */
+    }
     free(gc->pstate);
     free(gc);
 }
@@ -1090,7 +1221,7 @@ static void join_unknown(gc_t *gc, group_t *g, const gc_join_req_t *req, gc_join
         fail_join(old, KP_ERR_FENCED_INSTANCE_ID, old->id);
         fail_sync(old, KP_ERR_FENCED_INSTANCE_ID);
         bool was_leader = g->leader && strcmp(g->leader, old->id) == 0;
-        free(old->id);
+        char *prev_id = old->id;
         old->id = id;
         if (was_leader) {
             free(g->leader);
@@ -1098,10 +1229,19 @@ static void join_unknown(gc_t *gc, group_t *g, const gc_join_req_t *req, gc_join
         }
         if (g->state == GC_STABLE && !was_leader &&
             same_protocols(old, req->protocols, req->nprotocols)) {
+            /* Kafka persists the new member id before answering; the member awaits
+             * its join answer until then (op_static_join_done) */
             old->hb_deadline = now_ms(gc) + old->session_ms;
-            send_join_result(g, old, cb, arg);
+            old->join_cb = cb;
+            old->join_arg = arg;
+            gc_op_t *op = op_new(gc, OP_STATIC_JOIN, g);
+            op->instance_id = xstrdup(req->group_instance_id);
+            op->old_id = prev_id;
+            op->new_id = xstrdup(id);
+            (void)store_group(gc, g, op);
             return;
         }
+        free(prev_id);
         update_member_and_rebalance(gc, g, old, req, cb, arg);
         return;
     }
@@ -1314,19 +1454,15 @@ void gc_sync(gc_t *gc, const gc_sync_req_t *req, gc_sync_cb cb, void *arg) {
             }
         }
     }
-    err = store_group(gc, g);
-    if (err != KP_ERR_NONE) {
-        for (size_t i = 0; i < g->nmembers; i++) {
-            member_t *o = g->members[i];
-            free(o->assignment);
-            o->assignment = NULL;
-            o->assignment_len = 0;
-            fail_sync(o, err);
-        }
-        prepare_rebalance(gc, g);
-        wake(gc);
-        return;
-    }
+    /* Kafka's doSyncGroup: the group stays CompletingRebalance until the record with
+     * the assignment is stored; op_sync_done then answers every waiting member */
+    gc_op_t *op = op_new(gc, OP_SYNC, g);
+    (void)store_group(gc, g, op);
+    wake(gc);
+}
+
+/* The leader's assignment is stored: Stable, and every waiting member gets its part. */
+static void propagate_assignment(gc_t *gc, group_t *g) {
     set_state(gc, g, GC_STABLE);
     size_t n = g->nmembers;
     member_t **list = xmalloc(sizeof(*list) * (n ? n : 1));
@@ -1343,7 +1479,6 @@ void gc_sync(gc_t *gc, const gc_sync_req_t *req, gc_sync_cb cb, void *arg) {
         send_sync(g, o, scb, sarg);
     }
     free(list);
-    wake(gc);
 }
 
 /* ---------------------------------------------------------------- heartbeat, leave */
@@ -1440,8 +1575,41 @@ static uint8_t *offset_key(const char *topic, int32_t partition, size_t *len) {
     return k;
 }
 
+static uintptr_t pending_count(const group_t *g, const uint8_t *key, size_t kl) {
+    return (uintptr_t)map_get(g->pending_offsets, key, kl);
+}
+
+static void pending_add(group_t *g, const char *topic, int32_t partition, int delta) {
+    size_t kl;
+    uint8_t *key = offset_key(topic, partition, &kl);
+    uintptr_t c = pending_count(g, key, kl);
+    c = delta > 0 ? c + 1 : (c > 0 ? c - 1 : 0);
+    if (c == 0) {
+        (void)map_remove(g->pending_offsets, key, kl);
+    } else {
+        (void)map_put(g->pending_offsets, key, kl, (void *)c);
+    }
+    free(key);
+}
+
+/* A "simple" group (offsets only) that ends up holding nothing is forgotten. */
+static void maybe_drop_simple(gc_t *gc, group_t *g) {
+    if (g->nmembers == 0 && g->npending == 0 && map_count(g->offsets) == 0 &&
+        map_count(g->pending_offsets) == 0 && g->generation == 0 && g->state == GC_EMPTY) {
+        map_remove_str(gc->groups, g->id);
+        group_free(g);
+    }
+}
+
+static void commit_answer(gc_commit_cb cb, void *arg, gc_commit_partition_t *parts, size_t n) {
+    if (cb) {
+        cb(arg, parts, n);
+    }
+}
+
 void gc_commit(gc_t *gc, const char *group_id, int32_t generation_id, const char *member_id,
-               const char *group_instance_id, gc_commit_partition_t *parts, size_t n) {
+               const char *group_instance_id, gc_commit_partition_t *parts, size_t n,
+               gc_commit_cb cb, void *arg) {
     kp_err_t err = KP_ERR_NONE;
     const char *mid = member_id ? member_id : "";
     group_t *g = NULL;
@@ -1477,6 +1645,7 @@ void gc_commit(gc_t *gc, const char *group_id, int32_t generation_id, const char
         err = KP_ERR_ILLEGAL_GENERATION;
     }
     if (err != KP_ERR_NONE) {
+        maybe_drop_simple(gc, g);
         goto fail;
     }
     if (m) {
@@ -1486,6 +1655,7 @@ void gc_commit(gc_t *gc, const char *group_id, int32_t generation_id, const char
     gc_batch_t b;
     gc_batch_init(&b, ts);
     buf_t k = BUF_INIT, v = BUF_INIT;
+    offset_ent_t *ents = xcalloc(n ? n : 1, sizeof(*ents));
     size_t nrec = 0;
     for (size_t i = 0; i < n; i++) {
         gc_commit_partition_t *p = &parts[i];
@@ -1505,43 +1675,37 @@ void gc_commit(gc_t *gc, const char *group_id, int32_t generation_id, const char
         gc_encode_offset_key(&k, group_id, p->topic, p->partition);
         gc_encode_offset_value(&v, p->offset, p->leader_epoch, p->metadata, ts);
         gc_batch_add(&b, k.data, k.len, v.data, v.len);
-        nrec++;
-    }
-    buf_destroy(&k);
-    buf_destroy(&v);
-    if (nrec > 0) {
-        err = store_batch(gc, g->partition, &b);
-    }
-    gc_batch_destroy(&b);
-    for (size_t i = 0; i < n; i++) {
-        gc_commit_partition_t *p = &parts[i];
-        if (p->error != KP_ERR_NONE) {
-            continue;
-        }
-        if (err != KP_ERR_NONE) {
-            p->error = err;
-            continue;
-        }
-        size_t kl;
-        uint8_t *key = offset_key(p->topic, p->partition, &kl);
-        offset_ent_t *e = xcalloc(1, sizeof(*e));
+        offset_ent_t *e = &ents[nrec++];
         e->topic = xstrdup(p->topic);
         e->partition = p->partition;
         e->offset = p->offset;
         e->leader_epoch = p->leader_epoch;
         e->metadata = xstrdup(p->metadata ? p->metadata : "");
         e->commit_ts = ts;
-        offset_ent_t *old = map_put(g->offsets, key, kl, e);
-        if (old) {
-            offset_free(old);
-        }
-        free(key);
     }
-    if (g->nmembers == 0 && map_count(g->offsets) == 0 && g->generation == 0 &&
-        g->state == GC_EMPTY) {
-        map_remove_str(gc->groups, g->id); /* nothing was stored after all */
-        group_free(g);
+    buf_destroy(&k);
+    buf_destroy(&v);
+    if (nrec == 0) {
+        gc_batch_destroy(&b);
+        free(ents);
+        maybe_drop_simple(gc, g);
+        commit_answer(cb, arg, parts, n);
+        return;
     }
+    /* pending until the append completes (op_commit_done); OffsetFetch meanwhile
+     * answers what was committed before */
+    gc_op_t *op = op_new(gc, OP_COMMIT, g);
+    op->ents = ents;
+    op->nents = nrec;
+    op->parts = parts;
+    op->nparts = n;
+    op->cb = cb;
+    op->arg = arg;
+    for (size_t i = 0; i < nrec; i++) {
+        pending_add(g, ents[i].topic, ents[i].partition, +1);
+    }
+    (void)store_append(gc, g->partition, &b, op); /* g and op may be gone after this */
+    gc_batch_destroy(&b);
     wake(gc);
     return;
 fail:
@@ -1550,6 +1714,7 @@ fail:
             parts[i].error = err;
         }
     }
+    commit_answer(cb, arg, parts, n);
 }
 
 kp_err_t gc_fetch_offset(const gc_t *gc, const char *group_id, const char *topic, int32_t partition,
@@ -1601,6 +1766,21 @@ static offset_ent_t **sorted_offsets(const group_t *g, size_t *n) {
     }
     qsort(list, *n, sizeof(*list), cmp_offset_ent);
     return list;
+}
+
+bool gc_offset_pending(const gc_t *gc, const char *group_id, const char *topic, int32_t partition) {
+    if (gc_check_coordinator(gc, group_id) != KP_ERR_NONE || !topic) {
+        return false;
+    }
+    const group_t *g = get_group(gc, group_id);
+    if (!g) {
+        return false;
+    }
+    size_t kl;
+    uint8_t *key = offset_key(topic, partition, &kl);
+    bool pending = pending_count(g, key, kl) > 0;
+    free(key);
+    return pending;
 }
 
 kp_err_t gc_fetch_all_offsets(const gc_t *gc, const char *group_id, gc_offset_fn fn, void *arg) {
@@ -1700,7 +1880,8 @@ static kp_err_t store_tombstones(gc_t *gc, group_t *g, bool group_too) {
         gc_batch_add(&b, k.data, k.len, NULL, 0);
     }
     buf_destroy(&k);
-    kp_err_t err = b.count > 0 ? store_batch(gc, g->partition, &b) : KP_ERR_NONE;
+    kp_err_t err =
+        b.count > 0 ? map_store_error(store_append(gc, g->partition, &b, NULL)) : KP_ERR_NONE;
     gc_batch_destroy(&b);
     return err;
 }
@@ -1720,6 +1901,7 @@ kp_err_t gc_delete_group(gc_t *gc, const char *group_id) {
     if (g->state != GC_EMPTY || g->nmembers > 0) {
         return KP_ERR_NON_EMPTY_GROUP;
     }
+    /* commits still in flight are not applied to a deleted group (invariant 4) */
     err = store_tombstones(gc, g, true);
     if (err != KP_ERR_NONE) {
         return err;
@@ -1789,8 +1971,12 @@ static void expire_offsets(gc_t *gc, int64_t wall) {
         buf_t key = BUF_INIT;
         for (size_t i = 0; i < n; i++) {
             int64_t base = g->protocol_type || g->generation > 0 ? g->state_ts : list[i]->commit_ts;
-            if (wall - base < gc->cfg.offsets_retention_ms) {
-                continue;
+            size_t pkl;
+            uint8_t *pk = offset_key(list[i]->topic, list[i]->partition, &pkl);
+            bool pending = pending_count(g, pk, pkl) > 0;
+            free(pk);
+            if (pending || wall - base < gc->cfg.offsets_retention_ms) {
+                continue; /* Kafka keeps offsets with a commit in flight */
             }
             buf_reset(&key);
             gc_encode_offset_key(&key, g->id, list[i]->topic, list[i]->partition);
@@ -1804,7 +1990,8 @@ static void expire_offsets(gc_t *gc, int64_t wall) {
             }
         }
         free(list);
-        bool gone = map_count(g->offsets) == 0 && g->nmembers == 0;
+        bool gone =
+            map_count(g->offsets) == 0 && map_count(g->pending_offsets) == 0 && g->nmembers == 0;
         if (gone) {
             buf_reset(&key);
             gc_encode_group_key(&key, g->id);
@@ -1813,7 +2000,7 @@ static void expire_offsets(gc_t *gc, int64_t wall) {
         if (b.count > 0) {
             slog_info("[GroupCoordinator] group %s: expired %d offset records", g->id,
                       (int)b.count - (gone ? 1 : 0));
-            (void)store_batch(gc, g->partition, &b);
+            (void)store_append(gc, g->partition, &b, NULL);
         }
         buf_destroy(&key);
         gc_batch_destroy(&b);
@@ -1923,5 +2110,153 @@ void gc_cancel(gc_t *gc, void *arg) {
             }
         }
     }
+    for (gc_op_t *op = gc->ops; op; op = op->next) {
+        if (op->cb && op->arg == arg) {
+            op->cb = NULL; /* the commit still applies on success; nobody is answered */
+            op->arg = NULL;
+        }
+    }
+    wake(gc);
+}
+
+/* ---------------------------------------------------------------- store completions */
+
+/* The op's group, unless it was unloaded, deleted or re-created meanwhile. */
+static group_t *op_group(const gc_op_t *op) {
+    group_t *g = get_group(op->gc, op->group_id);
+    return g && g->incarnation == op->incarnation ? g : NULL;
+}
+
+/* Kafka's putCacheCallback: apply on success, drop the pending mark either way. */
+static void op_commit_done(gc_op_t *op, kp_err_t err) {
+    gc_t *gc = op->gc;
+    group_t *g = op_group(op);
+    for (size_t i = 0; g && i < op->nents; i++) {
+        offset_ent_t *src = &op->ents[i];
+        pending_add(g, src->topic, src->partition, -1);
+        if (err != KP_ERR_NONE) {
+            continue;
+        }
+        size_t kl;
+        uint8_t *key = offset_key(src->topic, src->partition, &kl);
+        offset_ent_t *cur = map_get(g->offsets, key, kl);
+        if (!cur || cur->seq <= op->seq) { /* a later append may have completed first */
+            offset_ent_t *e = xmalloc(sizeof(*e));
+            *e = *src;
+            e->seq = op->seq;
+            src->topic = NULL; /* moved */
+            src->metadata = NULL;
+            offset_ent_t *old = map_put(g->offsets, key, kl, e);
+            if (old) {
+                offset_free(old);
+            }
+        }
+        free(key);
+    }
+    kp_err_t mapped = map_offset_error(err);
+    if (err != KP_ERR_NONE) {
+        slog_warn("[GroupCoordinator] group %s: offset commit of %zu partitions failed: %s",
+                  op->group_id, op->nents, kp_err_name(err));
+        if (g) {
+            maybe_drop_simple(gc, g);
+        }
+    }
+    if (op->cb) {
+        for (size_t i = 0; i < op->nparts; i++) {
+            if (op->parts[i].error == KP_ERR_NONE) {
+                op->parts[i].error = mapped;
+            }
+        }
+        gc_commit_cb cb = op->cb;
+        op->cb = NULL;
+        cb(op->arg, op->parts, op->nparts);
+    }
+}
+
+/* Kafka's doSyncGroup store callback: only for the generation it was stored in. */
+static void op_sync_done(gc_op_t *op, kp_err_t err) {
+    gc_t *gc = op->gc;
+    group_t *g = op_group(op);
+    if (!g || g->state != GC_COMPLETING_REBALANCE || g->generation != op->generation) {
+        return; /* the group moved on: its members were answered meanwhile */
+    }
+    if (err == KP_ERR_NONE) {
+        propagate_assignment(gc, g);
+        return;
+    }
+    kp_err_t mapped = map_group_error(err);
+    slog_warn("[GroupCoordinator] group %s generation %d: storing the assignment failed: %s; "
+              "rebalancing",
+              g->id, (int)g->generation, kp_err_name(err));
+    for (size_t i = 0; i < g->nmembers; i++) {
+        member_t *o = g->members[i];
+        free(o->assignment);
+        o->assignment = NULL;
+        o->assignment_len = 0;
+    }
+    for (size_t i = 0; i < g->nmembers; i++) {
+        fail_sync(g->members[i], mapped);
+    }
+    g = op_group(op); /* callbacks may have called back into gc */
+    if (g && g->state == GC_COMPLETING_REBALANCE) {
+        prepare_rebalance(gc, g);
+    }
+}
+
+/* Kafka's updateStaticMemberAndRebalance store callback. */
+static void op_static_join_done(gc_op_t *op, kp_err_t err) {
+    gc_t *gc = op->gc;
+    group_t *g = op_group(op);
+    member_t *m = g ? find_instance(g, op->instance_id) : NULL;
+    if (!m || strcmp(m->id, op->new_id) != 0 || !m->join_cb) {
+        return; /* left, replaced again, or answered by a rebalance meanwhile */
+    }
+    gc_join_cb cb = m->join_cb;
+    void *arg = m->join_arg;
+    m->join_cb = NULL;
+    m->join_arg = NULL;
+    m->hb_deadline = now_ms(gc) + m->session_ms;
+    if (err == KP_ERR_NONE) {
+        send_join_result(g, m, cb, arg);
+        return;
+    }
+    kp_err_t mapped = map_group_error(err);
+    slog_warn("[GroupCoordinator] group %s: storing static member %s (%s) failed: %s; "
+              "keeping %s",
+              g->id, op->new_id, op->instance_id, kp_err_name(err), op->old_id);
+    if (!find_member(g, op->old_id)) {
+        if (g->leader && strcmp(g->leader, m->id) == 0) {
+            free(g->leader);
+            g->leader = xstrdup(op->old_id);
+        }
+        free(m->id);
+        m->id = xstrdup(op->old_id);
+    }
+    join_error(cb, arg, mapped, "");
+}
+
+static void op_done(void *arg, kp_err_t err) {
+    gc_op_t *op = arg;
+    gc_t *gc = op->gc;
+    if (op->prev) {
+        op->prev->next = op->next;
+    } else {
+        gc->ops = op->next;
+    }
+    if (op->next) {
+        op->next->prev = op->prev;
+    }
+    switch (op->kind) {
+    case OP_COMMIT:
+        op_commit_done(op, err);
+        break;
+    case OP_SYNC:
+        op_sync_done(op, err);
+        break;
+    default:
+        op_static_join_done(op, err);
+        break;
+    }
+    op_free(op);
     wake(gc);
 }

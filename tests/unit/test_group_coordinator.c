@@ -1,4 +1,9 @@
-/* Unit tests for group/coordinator.c: the group state machine on a fake clock and store. */
+/*
+ * Unit tests for group/coordinator.c: the group state machine on a fake clock and store.
+ * The fake store completes appends at once (inside append) unless e->defer is set; then
+ * each completion waits in e->waits until the test calls complete() (replication done,
+ * failed or timed out).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,11 +18,20 @@
 
 /* ---------------------------------------------------------------- fixtures */
 
+typedef struct fake_wait {
+    gc_store_cb done;
+    void *arg;
+} fake_wait_t;
+
 typedef struct env {
     int64_t now;
     int64_t wake;
     buf_t log[50]; /* every batch appended, per __consumer_offsets partition */
     int fail_store;
+    bool defer;            /* completions wait for complete() */
+    fake_wait_t waits[16]; /* deferred completions, in append order */
+    int nwaits;
+    int appends; /* appends someone waits for */
     gc_t *gc;
 } env_t;
 
@@ -29,13 +43,55 @@ static void fake_wake(void *ctx, int64_t d) {
     ((env_t *)ctx)->wake = d;
 }
 
-static int fake_append(void *ctx, int32_t partition, uint8_t *batch, size_t len) {
+static int fake_append(void *ctx, int32_t partition, uint8_t *batch, size_t len, gc_store_cb done,
+                       void *arg) {
     env_t *e = ctx;
     if (e->fail_store) {
         return e->fail_store;
     }
     buf_append(&e->log[partition], batch, len);
+    if (!done) {
+        return 0;
+    }
+    e->appends++;
+    if (!e->defer) {
+        done(arg, KP_ERR_NONE); /* a one-replica ISR: complete inside append */
+        return 0;
+    }
+    assert_true(e->nwaits < 16);
+    e->waits[e->nwaits].done = done;
+    e->waits[e->nwaits].arg = arg;
+    e->nwaits++;
     return 0;
+}
+
+/* Completes the i-th deferred append with err. */
+static void complete(env_t *e, int i, kp_err_t err) {
+    assert_true(i < e->nwaits);
+    fake_wait_t w = e->waits[i];
+    memmove(&e->waits[i], &e->waits[i + 1], sizeof(w) * (size_t)(e->nwaits - i - 1));
+    e->nwaits--;
+    w.done(w.arg, err);
+}
+
+typedef struct commit_out {
+    int called;
+    kp_err_t error; /* of the first partition */
+} commit_out_t;
+
+static void on_commit(void *arg, gc_commit_partition_t *parts, size_t n) {
+    commit_out_t *o = arg;
+    o->called++;
+    o->error = n > 0 ? parts[0].error : KP_ERR_NONE;
+}
+
+/* A commit answered before gc_commit returns (immediate store or an error). */
+static void commit_now(gc_t *gc, const char *group, int32_t gen, const char *member,
+                       const char *instance, gc_commit_partition_t *parts, size_t n) {
+    commit_out_t o;
+    memset(&o, 0, sizeof(o));
+    gc_commit(gc, group, gen, member, instance, parts, n, on_commit, &o);
+    assert_int_equal(o.called, 1);
 }
 
 static gc_t *make_gc(env_t *e, int32_t delay_ms) {
@@ -503,7 +559,7 @@ static void test_gc_commit_and_fetch(void **state) {
     gc_commit_partition_t parts[] = {{"t", 0, 42, 3, "m", 0},
                                      {"t", 1, 7, -1, NULL, 0},
                                      {"gone", 0, 1, -1, NULL, KP_ERR_UNKNOWN_TOPIC_OR_PARTITION}};
-    gc_commit(e->gc, "g", 1, a.member_id, NULL, parts, 3);
+    commit_now(e->gc, "g", 1, a.member_id, NULL, parts, 3);
     assert_int_equal(parts[0].error, KP_ERR_NONE);
     assert_int_equal(parts[1].error, KP_ERR_NONE);
     assert_int_equal(parts[2].error, KP_ERR_UNKNOWN_TOPIC_OR_PARTITION);
@@ -518,19 +574,19 @@ static void test_gc_commit_and_fetch(void **state) {
     assert_int_equal(o.offset, -1);
 
     gc_commit_partition_t p1 = {"t", 0, 50, -1, NULL, 0};
-    gc_commit(e->gc, "g", 9, a.member_id, NULL, &p1, 1);
+    commit_now(e->gc, "g", 9, a.member_id, NULL, &p1, 1);
     assert_int_equal(p1.error, KP_ERR_ILLEGAL_GENERATION);
     p1.error = 0;
-    gc_commit(e->gc, "g", 1, "stranger", NULL, &p1, 1);
+    commit_now(e->gc, "g", 1, "stranger", NULL, &p1, 1);
     assert_int_equal(p1.error, KP_ERR_UNKNOWN_MEMBER_ID);
     p1.error = 0;
-    gc_commit(e->gc, "g", -1, "", NULL, &p1, 1); /* admin commit into an active group */
+    commit_now(e->gc, "g", -1, "", NULL, &p1, 1); /* admin commit into an active group */
     assert_int_equal(p1.error, KP_ERR_UNKNOWN_MEMBER_ID);
     p1.error = 0;
-    gc_commit(e->gc, "new-group", 3, "m", NULL, &p1, 1);
+    commit_now(e->gc, "new-group", 3, "m", NULL, &p1, 1);
     assert_int_equal(p1.error, KP_ERR_ILLEGAL_GENERATION);
     p1.error = 0;
-    gc_commit(e->gc, "simple", -1, "", NULL, &p1, 1); /* simple consumer group */
+    commit_now(e->gc, "simple", -1, "", NULL, &p1, 1); /* simple consumer group */
     assert_int_equal(p1.error, KP_ERR_NONE);
     assert_int_equal(gc_fetch_offset(e->gc, "simple", "t", 0, &o), KP_ERR_NONE);
     assert_int_equal(o.offset, 50);
@@ -538,13 +594,13 @@ static void test_gc_commit_and_fetch(void **state) {
     memset(meta, 'x', sizeof(meta) - 1);
     meta[sizeof(meta) - 1] = 0;
     gc_commit_partition_t big = {"t", 0, 1, -1, meta, 0};
-    gc_commit(e->gc, "g", 1, a.member_id, NULL, &big, 1);
+    commit_now(e->gc, "g", 1, a.member_id, NULL, &big, 1);
     assert_int_equal(big.error, KP_ERR_OFFSET_METADATA_TOO_LARGE);
     /* a failing store surfaces as a coordinator error and nothing changes */
     e->fail_store = KP_ERR_NOT_ENOUGH_REPLICAS;
     p1.error = 0;
     p1.offset = 99;
-    gc_commit(e->gc, "g", 1, a.member_id, NULL, &p1, 1);
+    commit_now(e->gc, "g", 1, a.member_id, NULL, &p1, 1);
     assert_int_equal(p1.error, KP_ERR_COORDINATOR_NOT_AVAILABLE);
     e->fail_store = 0;
     assert_int_equal(gc_fetch_offset(e->gc, "g", "t", 0, &o), KP_ERR_NONE);
@@ -561,7 +617,7 @@ static void test_gc_commit_during_completing_rebalance(void **state) {
     join(e, "g", aid, NULL, 5, &a);
     assert_int_equal(state_of(e, "g"), GC_COMPLETING_REBALANCE);
     gc_commit_partition_t p = {"t", 0, 1, -1, NULL, 0};
-    gc_commit(e->gc, "g", 2, aid, NULL, &p, 1);
+    commit_now(e->gc, "g", 2, aid, NULL, &p, 1);
     assert_int_equal(p.error, KP_ERR_REBALANCE_IN_PROGRESS);
 }
 
@@ -584,12 +640,12 @@ static void test_gc_reload_from_records(void **state) {
     join_out_t a;
     stable_one(e, &a);
     gc_commit_partition_t parts[] = {{"t", 1, 11, -1, NULL, 0}, {"t", 0, 10, -1, NULL, 0}};
-    gc_commit(e->gc, "g", 1, a.member_id, NULL, parts, 2);
+    commit_now(e->gc, "g", 1, a.member_id, NULL, parts, 2);
     parts[0].offset = 12;
     parts[0].error = 0;
-    gc_commit(e->gc, "g", 1, a.member_id, NULL, parts, 1);
+    commit_now(e->gc, "g", 1, a.member_id, NULL, parts, 1);
     gc_commit_partition_t sp = {"s", 0, 5, -1, NULL, 0};
-    gc_commit(e->gc, "simple", -1, "", NULL, &sp, 1);
+    commit_now(e->gc, "simple", -1, "", NULL, &sp, 1);
     assert_int_equal(gc_delete_group(e->gc, "simple"), KP_ERR_NONE);
 
     /* a new coordinator (a restarted broker) loads the partition */
@@ -686,7 +742,7 @@ static void test_gc_delete_and_list_groups(void **state) {
     join_out_t a;
     stable_one(e, &a);
     gc_commit_partition_t p = {"t", 0, 5, -1, NULL, 0};
-    gc_commit(e->gc, "simple", -1, "", NULL, &p, 1);
+    commit_now(e->gc, "simple", -1, "", NULL, &p, 1);
     list_out_t l;
     memset(&l, 0, sizeof(l));
     gc_list(e->gc, on_list, &l);
@@ -712,7 +768,7 @@ static void test_gc_offsets_expire_for_empty_group(void **state) {
     join_out_t a;
     stable_one(e, &a);
     gc_commit_partition_t p = {"t", 0, 5, -1, NULL, 0};
-    gc_commit(e->gc, "g", 1, a.member_id, NULL, &p, 1);
+    commit_now(e->gc, "g", 1, a.member_id, NULL, &p, 1);
     gc_leave_member_t lm = {a.member_id, NULL, 0};
     gc_leave(e->gc, "g", &lm, 1);
     gc_offset_t o;
@@ -749,6 +805,270 @@ static void test_gc_sync_timeout_removes_silent_leader(void **state) {
     assert_string_equal(b.leader, bid);
 }
 
+/* ---------------------------------------------------------------- store completions */
+
+static void fetch_expect(env_t *e, const char *group, int32_t partition, int64_t offset) {
+    gc_offset_t o;
+    assert_int_equal(gc_fetch_offset(e->gc, group, "t", partition, &o), KP_ERR_NONE);
+    assert_int_equal(o.offset, offset);
+}
+
+static void test_gc_commit_applied_only_when_replicated(void **state) {
+    env_t *e = *state;
+    join_out_t a;
+    stable_one(e, &a);
+    e->defer = true;
+    gc_commit_partition_t p = {"t", 0, 42, -1, "m", 0};
+    commit_out_t c;
+    memset(&c, 0, sizeof(c));
+    gc_commit(e->gc, "g", 1, a.member_id, NULL, &p, 1, on_commit, &c);
+    assert_int_equal(c.called, 0); /* the ISR does not have it yet */
+    assert_int_equal(e->nwaits, 1);
+    fetch_expect(e, "g", 0, -1); /* OffsetFetch answers the previous commit */
+    assert_true(gc_offset_pending(e->gc, "g", "t", 0));
+    assert_false(gc_offset_pending(e->gc, "g", "t", 1));
+    complete(e, 0, KP_ERR_NONE);
+    assert_int_equal(c.called, 1);
+    assert_int_equal(c.error, KP_ERR_NONE);
+    fetch_expect(e, "g", 0, 42);
+    assert_false(gc_offset_pending(e->gc, "g", "t", 0));
+
+    /* failures leave the cache as it was and answer Kafka's storeOffsets mapping */
+    static const struct {
+        kp_err_t store, answer;
+    } cases[] = {
+        {KP_ERR_REQUEST_TIMED_OUT, KP_ERR_REQUEST_TIMED_OUT},
+        {KP_ERR_NOT_LEADER_OR_FOLLOWER, KP_ERR_NOT_COORDINATOR},
+        {KP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND, KP_ERR_COORDINATOR_NOT_AVAILABLE},
+        {KP_ERR_UNKNOWN_TOPIC_OR_PARTITION, KP_ERR_COORDINATOR_NOT_AVAILABLE},
+        {KP_ERR_KAFKA_STORAGE_ERROR, KP_ERR_NOT_COORDINATOR},
+        {KP_ERR_MESSAGE_TOO_LARGE, KP_ERR_INVALID_COMMIT_OFFSET_SIZE},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        gc_commit_partition_t q = {"t", 0, 100 + (int64_t)i, -1, NULL, 0};
+        memset(&c, 0, sizeof(c));
+        gc_commit(e->gc, "g", 1, a.member_id, NULL, &q, 1, on_commit, &c);
+        assert_int_equal(c.called, 0);
+        fetch_expect(e, "g", 0, 42);
+        complete(e, 0, cases[i].store);
+        assert_int_equal(c.called, 1);
+        assert_int_equal(q.error, cases[i].answer);
+        fetch_expect(e, "g", 0, 42);
+        assert_false(gc_offset_pending(e->gc, "g", "t", 0));
+    }
+    /* a pre-set partition error is kept; the others get the store's answer */
+    gc_commit_partition_t two[] = {{"t", 0, 7, -1, NULL, 0},
+                                   {"gone", 0, 1, -1, NULL, KP_ERR_UNKNOWN_TOPIC_OR_PARTITION}};
+    memset(&c, 0, sizeof(c));
+    gc_commit(e->gc, "g", 1, a.member_id, NULL, two, 2, on_commit, &c);
+    complete(e, 0, KP_ERR_NOT_LEADER_OR_FOLLOWER);
+    assert_int_equal(two[0].error, KP_ERR_NOT_COORDINATOR);
+    assert_int_equal(two[1].error, KP_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    fetch_expect(e, "g", 0, 42);
+}
+
+static void test_gc_commit_later_append_wins(void **state) {
+    env_t *e = *state;
+    join_out_t a;
+    stable_one(e, &a);
+    e->defer = true;
+    gc_commit_partition_t p1 = {"t", 0, 10, -1, NULL, 0};
+    gc_commit_partition_t p2 = {"t", 0, 20, -1, NULL, 0};
+    commit_out_t c1, c2;
+    memset(&c1, 0, sizeof(c1));
+    memset(&c2, 0, sizeof(c2));
+    gc_commit(e->gc, "g", 1, a.member_id, NULL, &p1, 1, on_commit, &c1);
+    gc_commit(e->gc, "g", 1, a.member_id, NULL, &p2, 1, on_commit, &c2);
+    complete(e, 1, KP_ERR_NONE); /* the later append completes first */
+    fetch_expect(e, "g", 0, 20);
+    assert_true(gc_offset_pending(e->gc, "g", "t", 0)); /* the first is still in flight */
+    complete(e, 0, KP_ERR_NONE);
+    fetch_expect(e, "g", 0, 20); /* not overwritten by the older append */
+    assert_int_equal(c1.called + c2.called, 2);
+    assert_false(gc_offset_pending(e->gc, "g", "t", 0));
+}
+
+static void test_gc_commit_failed_simple_group_leaves_nothing(void **state) {
+    env_t *e = *state;
+    e->defer = true;
+    gc_commit_partition_t p = {"t", 0, 5, -1, NULL, 0};
+    commit_out_t c;
+    memset(&c, 0, sizeof(c));
+    gc_commit(e->gc, "simple", -1, "", NULL, &p, 1, on_commit, &c);
+    fetch_expect(e, "simple", 0, -1);
+    complete(e, 0, KP_ERR_NOT_ENOUGH_REPLICAS);
+    assert_int_equal(p.error, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+    assert_int_equal(state_of(e, "simple"), GC_DEAD); /* no such group */
+    assert_int_equal(gc_delete_group(e->gc, "simple"), KP_ERR_GROUP_ID_NOT_FOUND);
+}
+
+static void test_gc_commit_completing_after_unload_not_applied(void **state) {
+    env_t *e = *state;
+    join_out_t a;
+    stable_one(e, &a);
+    e->defer = true;
+    gc_commit_partition_t p = {"t", 0, 9, -1, NULL, 0};
+    commit_out_t c;
+    memset(&c, 0, sizeof(c));
+    gc_commit(e->gc, "g", 1, a.member_id, NULL, &p, 1, on_commit, &c);
+    int32_t part = gc_partition_for(e->gc, "g");
+    gc_unload(e->gc, part);
+    gc_load_begin(e->gc, part);
+    gc_load_done(e->gc, part); /* reloaded without the record (not replicated) */
+    complete(e, 0, KP_ERR_NOT_LEADER_OR_FOLLOWER);
+    assert_int_equal(c.called, 1);
+    assert_int_equal(p.error, KP_ERR_NOT_COORDINATOR);
+    fetch_expect(e, "g", 0, -1);
+    /* a cancelled caller is not answered, but a successful append still applies */
+    gc_commit_partition_t q = {"t", 1, 3, -1, NULL, 0};
+    memset(&c, 0, sizeof(c));
+    gc_commit(e->gc, "s2", -1, "", NULL, &q, 1, on_commit, &c);
+    gc_cancel(e->gc, &c);
+    complete(e, 0, KP_ERR_NONE);
+    assert_int_equal(c.called, 0);
+    gc_offset_t o;
+    gc_fetch_offset(e->gc, "s2", "t", 1, &o);
+    assert_int_equal(o.offset, 3);
+}
+
+/* A 2-member group in CompletingRebalance generation 2; a is the leader. */
+static void completing_two(env_t *e, char *aid, char *bid) {
+    join_out_t a, b;
+    stable_one(e, &a);
+    join_new(e, "g", &b);
+    snprintf(aid, 256, "%s", a.member_id);
+    snprintf(bid, 256, "%s", b.member_id);
+    join(e, "g", aid, NULL, 5, &a);
+    assert_int_equal(a.called, 1);
+    assert_int_equal(b.called, 1);
+    assert_int_equal(state_of(e, "g"), GC_COMPLETING_REBALANCE);
+}
+
+static void test_gc_sync_answers_once_group_stored(void **state) {
+    env_t *e = *state;
+    char aid[256], bid[256];
+    completing_two(e, aid, bid);
+    e->defer = true;
+    sync_out_t sa, sb;
+    sync_(e, "g", 2, bid, NULL, 0, &sb);
+    gc_assignment_t asg[] = {{aid, (const uint8_t *)"PA", 2}, {bid, (const uint8_t *)"PB", 2}};
+    sync_(e, "g", 2, aid, asg, 2, &sa);
+    assert_int_equal(e->nwaits, 1); /* the group record with the assignment */
+    assert_int_equal(sa.called, 0);
+    assert_int_equal(sb.called, 0);
+    assert_int_equal(state_of(e, "g"), GC_COMPLETING_REBALANCE);
+    assert_int_equal(gc_heartbeat(e->gc, "g", 2, bid, NULL), KP_ERR_NONE);
+    complete(e, 0, KP_ERR_NONE);
+    assert_int_equal(sa.called, 1);
+    assert_int_equal(sb.called, 1);
+    assert_int_equal(sa.error, KP_ERR_NONE);
+    assert_string_equal(sa.assignment, "PA");
+    assert_string_equal(sb.assignment, "PB");
+    assert_int_equal(state_of(e, "g"), GC_STABLE);
+}
+
+static void test_gc_sync_store_failure_rebalances(void **state) {
+    env_t *e = *state;
+    char aid[256], bid[256];
+    completing_two(e, aid, bid);
+    e->defer = true;
+    sync_out_t sa, sb;
+    sync_(e, "g", 2, bid, NULL, 0, &sb);
+    gc_assignment_t asg[] = {{aid, (const uint8_t *)"PA", 2}, {bid, (const uint8_t *)"PB", 2}};
+    sync_(e, "g", 2, aid, asg, 2, &sa);
+    complete(e, 0, KP_ERR_REQUEST_TIMED_OUT); /* Kafka's storeGroup: REBALANCE_IN_PROGRESS */
+    assert_int_equal(sa.called, 1);
+    assert_int_equal(sb.called, 1);
+    assert_int_equal(sa.error, KP_ERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(sb.error, KP_ERR_REBALANCE_IN_PROGRESS);
+    assert_string_equal(sb.assignment, "");
+    assert_int_equal(state_of(e, "g"), GC_PREPARING_REBALANCE);
+    /* both rejoin; this time the store refuses: NOT_COORDINATOR */
+    e->defer = false;
+    join_out_t ja, jb;
+    join(e, "g", aid, NULL, 5, &ja);
+    join(e, "g", bid, NULL, 5, &jb);
+    assert_int_equal(ja.generation, 3);
+    e->defer = true;
+    sync_(e, "g", 3, bid, NULL, 0, &sb);
+    sync_(e, "g", 3, aid, asg, 2, &sa);
+    complete(e, 0, KP_ERR_NOT_LEADER_OR_FOLLOWER);
+    assert_int_equal(sa.error, KP_ERR_NOT_COORDINATOR);
+    assert_int_equal(sb.error, KP_ERR_NOT_COORDINATOR);
+    assert_int_equal(state_of(e, "g"), GC_PREPARING_REBALANCE);
+    /* an immediate refusal (below min.insync.replicas) is answered at once */
+    e->defer = false;
+    join(e, "g", aid, NULL, 5, &ja);
+    join(e, "g", bid, NULL, 5, &jb);
+    assert_int_equal(ja.generation, 4);
+    sync_(e, "g", 4, bid, NULL, 0, &sb);
+    e->fail_store = KP_ERR_NOT_ENOUGH_REPLICAS;
+    sync_(e, "g", 4, aid, asg, 2, &sa);
+    e->fail_store = 0;
+    assert_int_equal(sa.error, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+    assert_int_equal(sb.error, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+    assert_int_equal(state_of(e, "g"), GC_PREPARING_REBALANCE);
+}
+
+static void test_gc_sync_store_completing_after_rebalance_ignored(void **state) {
+    env_t *e = *state;
+    char aid[256], bid[256];
+    completing_two(e, aid, bid);
+    e->defer = true;
+    sync_out_t sa;
+    gc_assignment_t asg[] = {{aid, (const uint8_t *)"PA", 2}, {bid, (const uint8_t *)"PB", 2}};
+    sync_(e, "g", 2, aid, asg, 2, &sa);
+    gc_leave_member_t lm = {bid, NULL, 0};
+    assert_int_equal(gc_leave(e->gc, "g", &lm, 1), KP_ERR_NONE); /* rebalance meanwhile */
+    assert_int_equal(sa.called, 1);
+    assert_int_equal(sa.error, KP_ERR_REBALANCE_IN_PROGRESS);
+    complete(e, 0, KP_ERR_NONE); /* stored for generation 2: too late, nothing happens */
+    assert_int_equal(sa.called, 1);
+    assert_int_equal(state_of(e, "g"), GC_PREPARING_REBALANCE);
+}
+
+static void test_gc_static_rejoin_waits_for_store(void **state) {
+    env_t *e = *state;
+    join_out_t a, s1;
+    stable_one(e, &a);
+    join(e, "g", "", "inst-1", 5, &s1);
+    char aid[256];
+    snprintf(aid, sizeof(aid), "%s", a.member_id);
+    join(e, "g", aid, NULL, 5, &a);
+    gc_assignment_t asg[] = {{aid, (const uint8_t *)"PA", 2},
+                             {s1.member_id, (const uint8_t *)"PS", 2}};
+    sync_out_t sa, ss;
+    sync_(e, "g", 2, s1.member_id, NULL, 0, &ss);
+    sync_(e, "g", 2, aid, asg, 2, &sa);
+    assert_int_equal(state_of(e, "g"), GC_STABLE);
+    char old[256];
+    snprintf(old, sizeof(old), "%s", s1.member_id);
+    /* restart of the static member: answered only once its new id is stored */
+    e->defer = true;
+    join_out_t s2;
+    join(e, "g", "", "inst-1", 5, &s2);
+    assert_int_equal(s2.called, 0);
+    assert_int_equal(e->nwaits, 1);
+    complete(e, 0, KP_ERR_NONE);
+    assert_int_equal(s2.called, 1);
+    assert_int_equal(s2.error, KP_ERR_NONE);
+    assert_int_equal(s2.generation, 2);
+    assert_string_not_equal(s2.member_id, old);
+    assert_int_equal(state_of(e, "g"), GC_STABLE);
+    char cur[256];
+    snprintf(cur, sizeof(cur), "%s", s2.member_id);
+    /* another restart whose store fails: the error, and the previous id is kept */
+    join_out_t s3;
+    join(e, "g", "", "inst-1", 5, &s3);
+    assert_int_equal(s3.called, 0);
+    complete(e, 0, KP_ERR_NOT_ENOUGH_REPLICAS);
+    assert_int_equal(s3.called, 1);
+    assert_int_equal(s3.error, KP_ERR_COORDINATOR_NOT_AVAILABLE);
+    assert_string_equal(s3.member_id, "");
+    assert_int_equal(gc_heartbeat(e->gc, "g", 2, cur, "inst-1"), KP_ERR_NONE);
+    assert_int_equal(state_of(e, "g"), GC_STABLE);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -772,6 +1092,14 @@ int main(void) {
         T(test_gc_delete_and_list_groups),
         T(test_gc_offsets_expire_for_empty_group),
         T(test_gc_sync_timeout_removes_silent_leader),
+        T(test_gc_commit_applied_only_when_replicated),
+        T(test_gc_commit_later_append_wins),
+        T(test_gc_commit_failed_simple_group_leaves_nothing),
+        T(test_gc_commit_completing_after_unload_not_applied),
+        T(test_gc_sync_answers_once_group_stored),
+        T(test_gc_sync_store_failure_rebalances),
+        T(test_gc_sync_store_completing_after_rebalance_ignored),
+        T(test_gc_static_rejoin_waits_for_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

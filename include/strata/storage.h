@@ -266,6 +266,14 @@ int log_offset_for_time(log_t *log, int64_t ts, int64_t *offset_out, int64_t *ts
 
 /** Starts a new segment at log_end_offset (trims the old segment's indexes). */
 int log_roll(log_t *log);
+/**
+ * Raises the log start offset to offset (DeleteRecords, a follower following its
+ * leader): offsets below it are no longer served (STRATA_EOFFSET_RANGE) and retention
+ * deletes the segments wholly below it, whatever the cleanup policy. A lower offset
+ * is a no-op. The log manager keeps it in log-start-offset-checkpoint, so it survives
+ * a restart. @returns 0, STRATA_EOFFSET_RANGE when offset > log end, STRATA_EOFFLINE.
+ */
+int log_advance_start_offset(log_t *log, int64_t offset);
 /** Drops every offset >= offset (followers). */
 int log_truncate_to(log_t *log, int64_t offset);
 /** Deletes everything and restarts the log at new_start (follower far behind). */

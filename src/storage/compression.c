@@ -506,5 +506,5 @@ int rbc_find_record_by_time(const uint8_t *batch, size_t len, int64_t ts, size_t
     if (rc != 0) {
         return rc;
     }
-    return rb_find_in_records(&h, rec, rec_len, ts, offset_out, ts_out);
+    return rb_find_in_records(&h, rec, rec_len, ts, INT64_MIN, offset_out, ts_out);
 }

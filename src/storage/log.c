@@ -482,13 +482,52 @@ void log_slice_release(log_slice_t *slice) {
 
 /* ---------------------------------------------------------------- time lookup */
 
+/*
+ * The first record of the batch at pos (header h) with timestamp >= ts and offset >=
+ * the log start offset. A compressed batch is decompressed (bounded by rbc_limit).
+ * @returns 0 with *off and *found_ts, STRATA_ENOTFOUND, or another code when the records
+ * cannot be read (the caller answers with the batch).
+ */
+static int find_in_batch(log_t *log, seg_t *s, int64_t pos, const rb_header_t *h, int64_t ts,
+                         int64_t *off, int64_t *found_ts) {
+    size_t total = (size_t)h->length + 12;
+    if (total > 64 * 1024 * 1024) {
+        return STRATA_ETOO_LARGE;
+    }
+    buf_reset(&log->scratch);
+    uint8_t *b = buf_extend(&log->scratch, total);
+    int rc = STRATA_ECORRUPT;
+    if (pread(s->fd, b, total, (off_t)pos) == (ssize_t)total) {
+        buf_t plain = BUF_INIT;
+        const uint8_t *rec;
+        size_t rec_len;
+        rc = rbc_batch_records(b, total, rbc_limit(log->cfg.max_message_bytes), &plain, &rec,
+                               &rec_len);
+        if (rc == 0) {
+            rc = rb_find_in_records(h, rec, rec_len, ts, log->start_offset, off, found_ts);
+        }
+        if (rc != 0 && rc != STRATA_ENOTFOUND) {
+            slog_debug("[Log partition=%s-%d] time lookup in the %s batch at offset %" PRId64
+                       ": %s",
+                       log->topic, log->partition,
+                       rbc_codec_name(h->attributes & RB_ATTR_COMPRESSION), h->base_offset,
+                       strata_strerror(rc));
+        }
+        buf_destroy(&plain);
+    }
+    if (log->scratch.cap > 1024 * 1024) {
+        buf_destroy(&log->scratch);
+    }
+    return rc;
+}
+
 int log_offset_for_time(log_t *log, int64_t ts, int64_t *offset_out, int64_t *ts_out) {
     if (log->offline) {
         return STRATA_EOFFLINE;
     }
     for (int i = 0; i < log->nsegs; i++) {
         seg_t *s = log->segs[i];
-        if (s->max_ts < ts || s->size == 0) {
+        if (s->max_ts < ts || s->size == 0 || s->next_offset <= log->start_offset) {
             continue;
         }
         int64_t o = tidx_lookup_before(&s->tidx, ts);
@@ -500,39 +539,20 @@ int log_offset_for_time(log_t *log, int64_t ts, int64_t *offset_out, int64_t *ts
                 log_fail(log, rc < 0 ? rc : STRATA_ECORRUPT, "read", s->log_path);
                 return STRATA_EOFFLINE;
             }
-            if (h.max_timestamp >= ts) {
-                int64_t off = h.base_offset, found_ts = h.max_timestamp;
-                size_t total = (size_t)h.length + 12;
-                /* The exact record, as Kafka answers: a compressed batch is
-                 * decompressed (bounded by rbc_limit); if that fails, its base offset. */
-                if (total <= 64 * 1024 * 1024) {
-                    buf_reset(&log->scratch);
-                    uint8_t *b = buf_extend(&log->scratch, total);
-                    if (pread(s->fd, b, total, (off_t)pos) == (ssize_t)total) {
-                        int64_t roff, rts;
-                        buf_t plain = BUF_INIT;
-                        int frc = rbc_find_record_by_time(
-                            b, total, ts, rbc_limit(log->cfg.max_message_bytes), &plain, &roff,
-                            &rts);
-                        if (frc == 0) {
-                            off = roff;
-                            found_ts = rts;
-                        } else if (frc != STRATA_ENOTFOUND) {
-                            slog_debug("[Log partition=%s-%d] time lookup in the %s batch at "
-                                       "offset %" PRId64 ": %s",
-                                       log->topic, log->partition,
-                                       rbc_codec_name(h.attributes & RB_ATTR_COMPRESSION),
-                                       h.base_offset, strata_strerror(frc));
-                        }
-                        buf_destroy(&plain);
+            if (h.max_timestamp >= ts && h.base_offset + h.last_offset_delta >= log->start_offset) {
+                /* The exact record, as Kafka answers; the batch when it cannot be read. */
+                int64_t off, found_ts;
+                rc = find_in_batch(log, s, pos, &h, ts, &off, &found_ts);
+                if (rc != STRATA_ENOTFOUND) {
+                    if (rc != 0) {
+                        off = h.base_offset < log->start_offset ? log->start_offset
+                                                                : h.base_offset;
+                        found_ts = h.max_timestamp;
                     }
-                    if (log->scratch.cap > 1024 * 1024) {
-                        buf_destroy(&log->scratch);
-                    }
+                    *offset_out = off;
+                    *ts_out = found_ts;
+                    return 0;
                 }
-                *offset_out = off < log->start_offset ? log->start_offset : off;
-                *ts_out = found_ts;
-                return 0;
             }
             pos += (int64_t)h.length + 12;
         }
@@ -615,6 +635,19 @@ int log_truncate_fully_and_start_at(log_t *log, int64_t new_start) {
     log->start_offset = new_start;
     log->recovery_point = new_start;
     clamp_waiters(log);
+    return 0;
+}
+
+int log_advance_start_offset(log_t *log, int64_t offset) {
+    if (log->offline) {
+        return STRATA_EOFFLINE;
+    }
+    if (offset > log_end_offset(log)) {
+        return STRATA_EOFFSET_RANGE;
+    }
+    if (offset > log->start_offset) {
+        log->start_offset = offset; /* retention deletes the segments wholly below it */
+    }
     return 0;
 }
 

@@ -107,6 +107,21 @@ static int64_t ckpt_lookup(const ckpt_entry_t *e, size_t n, const char *topic, i
     return def;
 }
 
+/* A checkpointed start offset inside the log (never below its first segment, which
+ * log_open already starts at, never above its end, e.g. after recovery cut the tail). */
+static void restore_start_offset(log_t *log, int64_t ckpt) {
+    if (ckpt <= log_start_offset(log)) {
+        return;
+    }
+    if (ckpt > log_end_offset(log)) {
+        slog_warn("[Log partition=%s-%d] checkpointed log start offset %" PRId64
+                  " is past the log end %" PRId64 "; starting at the log end",
+                  log_topic(log), log_partition(log), ckpt, log_end_offset(log));
+        ckpt = log_end_offset(log);
+    }
+    log_advance_start_offset(log, ckpt);
+}
+
 static void add_log(logmgr_t *m, log_t *log, size_t dir) {
     mgr_entry_t *e = xcalloc(1, sizeof(*e));
     e->log = log;
@@ -126,6 +141,9 @@ static int open_dir(logmgr_t *m, size_t di) {
         return rc;
     }
     char *rp_path = xasprintf("%s/%s", d->path, RECOVERY_CKPT_FILE);
+    char *so_path = xasprintf("%s/%s", d->path, START_CKPT_FILE);
+    ckpt_entry_t *sos = NULL;
+    size_t nsos = 0;
     char *marker = xasprintf("%s/%s", d->path, CLEAN_SHUTDOWN_FILE);
     ckpt_entry_t *rps = NULL;
     size_t nrps = 0;
@@ -137,6 +155,11 @@ static int open_dir(logmgr_t *m, size_t di) {
         /* Without recovery points every log is scanned in full: slow but safe. */
         slog_warn("log dir %s: ignoring unreadable %s", d->path, rp_path);
         clean = false;
+    }
+    if (ckpt_read(so_path, &sos, &nsos) != 0) {
+        /* Start offsets fall back to each log's first segment: offsets below a start
+         * inside a segment become readable again, nothing is lost. */
+        slog_warn("log dir %s: ignoring unreadable %s", d->path, so_path);
     }
     dh = opendir(d->path);
     if (!dh) {
@@ -184,6 +207,7 @@ static int open_dir(logmgr_t *m, size_t di) {
             rc = lrc;
             continue;
         }
+        restore_start_offset(log, ckpt_lookup(sos, nsos, topic, part, -1));
         add_log(m, log, di);
         free(topic);
     }
@@ -202,6 +226,8 @@ done:
         closedir(dh);
     }
     ckpt_free(rps, nrps);
+    ckpt_free(sos, nsos);
+    free(so_path);
     free(rp_path);
     free(marker);
     return rc;

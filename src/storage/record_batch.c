@@ -120,7 +120,7 @@ static bool read_varlong(const uint8_t **p, const uint8_t *end, int64_t *out) {
 }
 
 int rb_find_in_records(const rb_header_t *h, const uint8_t *records, size_t len, int64_t ts,
-                       int64_t *offset_out, int64_t *ts_out) {
+                       int64_t min_offset, int64_t *offset_out, int64_t *ts_out) {
     const uint8_t *p = records, *end = records + len;
     for (int32_t i = 0; i < h->record_count; i++) {
         int64_t rlen, tdelta, odelta;
@@ -133,7 +133,7 @@ int rb_find_in_records(const rb_header_t *h, const uint8_t *records, size_t len,
         }
         int64_t rts =
             (h->attributes & RB_ATTR_LOG_APPEND) ? h->max_timestamp : h->base_timestamp + tdelta;
-        if (rts >= ts) {
+        if (rts >= ts && h->base_offset + odelta >= min_offset) {
             *offset_out = h->base_offset + odelta;
             *ts_out = rts;
             return 0;
@@ -154,5 +154,5 @@ int rb_find_record_by_time(const uint8_t *batch, size_t len, int64_t ts, int64_t
         return STRATA_EINVAL; /* compressed: rbc_find_record_by_time decompresses */
     }
     return rb_find_in_records(&h, batch + RB_HEADER_SIZE, (size_t)h.length + 12 - RB_HEADER_SIZE,
-                              ts, offset_out, ts_out);
+                              ts, INT64_MIN, offset_out, ts_out);
 }

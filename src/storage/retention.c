@@ -112,11 +112,32 @@ static int64_t segment_time(const seg_t *s) {
     return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
+/* Segments wholly below the log start offset (log_advance_start_offset, a restored
+ * checkpoint) go whatever the cleanup policy, as Kafka's start-offset breach. */
+static int drop_below_start(log_t *log) {
+    int n = 0;
+    while (n < log->nsegs - 1 && log->segs[n + 1]->base_offset <= log->start_offset) {
+        n++;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    slog_info("[Log partition=%s-%d, dir=%s] deleting %d segment(s) below the log start offset "
+              "%" PRId64,
+              log->topic, log->partition, log->dir, n, log->start_offset);
+    int rc = log_drop_front(log, n);
+    return rc != 0 ? rc : n;
+}
+
 int log_apply_retention(log_t *log) {
     if (log->offline) {
         return STRATA_EOFFLINE;
     }
     log_reap_deleted(log);
+    int below = drop_below_start(log);
+    if (below < 0) {
+        return below;
+    }
     int n = 0;
     const log_config_t *c = &log->cfg;
     if (c->retention_ms >= 0) {
@@ -136,10 +157,10 @@ int log_apply_retention(log_t *log) {
         }
     }
     if (n == 0) {
-        return 0;
+        return below;
     }
     slog_info("[Log partition=%s-%d, dir=%s] retention deletes %d segment(s) below offset %" PRId64,
               log->topic, log->partition, log->dir, n, log->segs[n]->base_offset);
     int rc = log_drop_front(log, n);
-    return rc != 0 ? rc : n;
+    return rc != 0 ? rc : n + below;
 }

@@ -29,11 +29,12 @@
 /** Header fields only, no CRC (trusted bytes below the recovery point). */
 void rb_read_header(const uint8_t *p, rb_header_t *h);
 /**
- * The first record whose timestamp >= ts in the (uncompressed) records section of
- * the batch whose header is h. @returns 0, STRATA_ENOTFOUND or STRATA_ECORRUPT.
+ * The first record whose timestamp >= ts and offset >= min_offset in the (uncompressed)
+ * records section of the batch whose header is h.
+ * @returns 0, STRATA_ENOTFOUND or STRATA_ECORRUPT.
  */
 int rb_find_in_records(const rb_header_t *h, const uint8_t *records, size_t len, int64_t ts,
-                       int64_t *offset_out, int64_t *ts_out);
+                       int64_t min_offset, int64_t *offset_out, int64_t *ts_out);
 
 /* ---------------------------------------------------------------- indexes */
 

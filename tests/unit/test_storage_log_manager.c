@@ -184,6 +184,93 @@ static void test_logmgr_recovers_after_crash(void **state) {
     assert_int_equal(log_recovery_point(a), 11);
 }
 
+/* What a client sees of log "s"-0 whose start offset is 7, inside the batch 6..8. */
+static void check_start_7(log_t *a) {
+    log_slice_t sl;
+    int64_t off, ts;
+    assert_int_equal(log_start_offset(a), 7);
+    assert_int_equal(log_end_offset(a), 15);
+    assert_int_equal(log_read(a, 6, 1 << 20, INT64_MAX, &sl), STRATA_EOFFSET_RANGE);
+    assert_int_equal(log_read(a, 0, 1 << 20, INT64_MAX, &sl), STRATA_EOFFSET_RANGE);
+    assert_int_equal(log_read(a, 7, 1 << 20, INT64_MAX, &sl), 0);
+    assert_true(sl.len > 0); /* the whole batch holding 7, as Kafka serves it */
+    log_slice_release(&sl);
+    /* Record k has timestamp 100 + k: record 6 is gone, so 7 answers. */
+    assert_int_equal(log_offset_for_time(a, 106, &off, &ts), 0);
+    assert_int_equal(off, 7);
+    assert_int_equal(ts, 107);
+    assert_int_equal(log_offset_for_time(a, 0, &off, &ts), 0);
+    assert_int_equal(off, 7);
+    assert_int_equal(log_offset_for_time(a, 110, &off, &ts), 0);
+    assert_int_equal(off, 10);
+}
+
+static void write_start_ckpt(fixture_t *f, int64_t v) {
+    char *p = xasprintf("%s/log-start-offset-checkpoint", f->dirs[0]);
+    ckpt_entry_t e = {"s", 0, v};
+    assert_int_equal(ckpt_write(p, &e, 1), 0);
+    free(p);
+}
+
+static void test_logmgr_start_offset_survives_restart(void **state) {
+    fixture_t *f = *state;
+    open_mgr(f, 1);
+    log_t *a;
+    assert_int_equal(logmgr_create(f->mgr, "s", 0, NULL, &a), 0);
+    for (int i = 0; i < 5; i++) {
+        append(a, 3, 100 + 3 * i); /* one batch per segment: offsets 3i..3i+2 */
+    }
+    assert_int_equal(log_segment_count(a), 5);
+    assert_int_equal(log_advance_start_offset(a, 16), STRATA_EOFFSET_RANGE);
+    assert_int_equal(log_advance_start_offset(a, 7), 0);
+    assert_int_equal(log_advance_start_offset(a, 5), 0); /* never backwards */
+    check_start_7(a);
+    /* Retention drops the segments wholly below the start, not the one holding it. */
+    logmgr_tick(f->mgr);
+    assert_int_equal(log_segment_count(a), 3);
+    assert_int_equal(ckpt_value(f->dirs[0], "log-start-offset-checkpoint", "s", 0), 7);
+    check_start_7(a);
+
+    /* A crash: the checkpoint written by the tick is read back. */
+    logmgr_free(f->mgr);
+    f->mgr = NULL;
+    open_mgr(f, 1);
+    a = logmgr_get(f->mgr, "s", 0);
+    assert_non_null(a);
+    check_start_7(a);
+    /* A clean shutdown. */
+    assert_int_equal(logmgr_shutdown(f->mgr), 0);
+    logmgr_free(f->mgr);
+    f->mgr = NULL;
+    open_mgr(f, 1);
+    a = logmgr_get(f->mgr, "s", 0);
+    check_start_7(a);
+    logmgr_free(f->mgr);
+    f->mgr = NULL;
+
+    /* Never above the log end, never below the first segment. */
+    write_start_ckpt(f, 1000);
+    open_mgr(f, 1);
+    a = logmgr_get(f->mgr, "s", 0);
+    assert_int_equal(log_start_offset(a), 15);
+    logmgr_free(f->mgr);
+    f->mgr = NULL;
+    write_start_ckpt(f, 1);
+    open_mgr(f, 1);
+    a = logmgr_get(f->mgr, "s", 0);
+    assert_int_equal(log_start_offset(a), 6);
+    logmgr_free(f->mgr);
+    f->mgr = NULL;
+    /* An unreadable checkpoint: each log starts at its first segment. */
+    char *p = xasprintf("%s/log-start-offset-checkpoint", f->dirs[0]);
+    assert_int_equal(fs_atomic_replace(p, "garbage\n", 8), 0);
+    free(p);
+    open_mgr(f, 1);
+    a = logmgr_get(f->mgr, "s", 0);
+    assert_int_equal(log_start_offset(a), 6);
+    assert_int_equal(log_end_offset(a), 15);
+}
+
 static void test_logmgr_spreads_over_dirs_and_deletes(void **state) {
     fixture_t *f = *state;
     open_mgr(f, 2);
@@ -282,6 +369,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_logmgr_discovers_logs_after_clean_shutdown, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_logmgr_recovers_after_crash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_logmgr_start_offset_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logmgr_spreads_over_dirs_and_deletes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logmgr_tick_runs_retention_and_checkpoints, setup,
                                         teardown),

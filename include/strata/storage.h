@@ -9,7 +9,9 @@
  * Nothing here includes uv.h.
  *
  * Invariants:
- *  1. Offsets are contiguous from log_start_offset to log_end_offset across segments.
+ *  1. Offsets increase from log_start_offset to log_end_offset across segments; they are
+ *     contiguous except where the cleaner (compaction) removed records: a read at a
+ *     removed offset returns the next batch.
  *  2. Every byte at a file position below a segment's size is a whole, CRC-valid
  *     batch once recovery has run; nothing else is ever served.
  *  3. A log that hit an I/O error is offline: every call returns STRATA_EOFFLINE.
@@ -52,6 +54,13 @@ typedef struct log_config {
     int32_t max_message_bytes;       /* message.max.bytes, 1048588 */
     bool log_append_time;            /* log.message.timestamp.type=LogAppendTime */
     int64_t file_delete_delay_ms;    /* log.segment.delete.delay.ms, 60000 */
+    /* cleanup.policy: compact and/or delete (default delete only). compact alone turns
+     * off time/size retention; the cleaner (log_clean) keeps the latest record per key. */
+    bool cleanup_compact;
+    bool cleanup_delete;
+    double min_cleanable_ratio;    /* min.cleanable.dirty.ratio, 0.5 */
+    int64_t delete_retention_ms;   /* delete.retention.ms, 86400000 (tombstones) */
+    int64_t min_compaction_lag_ms; /* min.compaction.lag.ms, 0 */
     /* Clock for retention and roll decisions; NULL = clock_wall_ms. Tests inject one. */
     int64_t (*now_ms)(void *arg);
     void *now_arg;
@@ -298,6 +307,47 @@ void log_maybe_flush(log_t *log);
 /** Synchronous flush for shutdown (blocking; not on a live loop). */
 int log_flush_sync(log_t *log);
 
+/* ---------------------------------------------------------------- cleaner (compaction) */
+
+/* What one cleaning pass did (src/storage/cleaner.c). */
+typedef struct log_clean_stats {
+    int64_t first_dirty;   /* the cleaner checkpoint the pass started from */
+    int64_t end_offset;    /* first offset not cleaned: the new cleaner checkpoint */
+    int64_t bytes_read;    /* bytes of the segments rewritten */
+    int64_t bytes_written; /* bytes of the cleaned segments */
+    int64_t records_read;  /* records looked at (uncompressed batches) */
+    int64_t records_kept;  /* records written back */
+    int32_t segments_in;   /* segments replaced */
+    int32_t segments_out;  /* cleaned segments swapped in */
+    int64_t tombstones_dropped;
+} log_clean_stats_t;
+
+/* status: 0 = swapped in; -ECANCELED = the log changed meanwhile (retention, truncation,
+ * deletion) and the result was thrown away; other negative = I/O error (log offline). */
+typedef void (*log_clean_cb)(void *arg, int status, const log_clean_stats_t *stats);
+
+/**
+ * What the cleaner would clean from the checkpoint first_dirty on: *dirty_end is the
+ * first uncleanable offset (the active segment's base, or earlier when
+ * min.compaction.lag.ms holds segments back), the return value the dirty ratio
+ * cleanable / (clean + cleanable) bytes (0 when nothing is cleanable). @locality loop
+ */
+double log_cleanable_ratio(log_t *log, int64_t first_dirty, int64_t *dirty_end);
+/**
+ * Compacts the log (Kafka's LogCleaner): on the executor, builds key -> latest offset
+ * over [first_dirty, dirty_end), rewrites every inactive segment below dirty_end
+ * (grouped up to segment.bytes) into <base>.log.cleaned keeping the latest record
+ * per key, fsyncs them; back on the loop renames .cleaned -> .swap, the old segments
+ * -> .deleted, .swap -> the segment names, and swaps the segment array. Unless force,
+ * does nothing below min_cleanable_ratio. One pass at a time per log.
+ * @returns 0 when a pass started (cb follows, possibly before the return with the
+ * inline executor), 1 when there is nothing to clean (cb not called), or a negative
+ * code (STRATA_EOFFLINE, STRATA_EINVAL when a pass is already running).
+ */
+int log_clean(log_t *log, int64_t first_dirty, bool force, log_clean_cb cb, void *arg);
+/** True while a cleaning pass of this log is in flight. */
+bool log_cleaning(const log_t *log);
+
 /* ---------------------------------------------------------------- checkpoints */
 
 /*
@@ -353,5 +403,16 @@ int logmgr_check_meta(logmgr_t *mgr, int32_t broker_id, const char *cluster_id);
 void logmgr_set_checkpoint_interval(logmgr_t *mgr, int64_t ms);
 /** True once the i-th log dir went offline after an I/O error. */
 bool logmgr_dir_offline(const logmgr_t *mgr, size_t i);
+
+/* The log cleaner run by logmgr_tick for logs with cleanup.policy compact. */
+typedef struct logmgr_cleaner_config {
+    bool enable;        /* log.cleaner.enable, true */
+    int64_t backoff_ms; /* log.cleaner.backoff.ms, 15000 */
+} logmgr_cleaner_config_t;
+void logmgr_set_cleaner(logmgr_t *mgr, const logmgr_cleaner_config_t *cfg);
+/** The cleaner checkpoint (cleaner-offset-checkpoint) of a log, 0 when none. */
+int64_t logmgr_cleaner_checkpoint(logmgr_t *mgr, const char *topic, int32_t partition);
+/** Cleaning passes completed (swapped in) since open: tests poll it. */
+int64_t logmgr_cleaner_passes(const logmgr_t *mgr);
 
 #endif /* STRATA_STORAGE_H */

@@ -29,6 +29,11 @@ void log_config_default(log_config_t *cfg) {
     cfg->max_message_bytes = 1048588;
     cfg->log_append_time = false;
     cfg->file_delete_delay_ms = 60000;
+    cfg->cleanup_compact = false;
+    cfg->cleanup_delete = true;
+    cfg->min_cleanable_ratio = 0.5;
+    cfg->delete_retention_ms = 86400000;
+    cfg->min_compaction_lag_ms = 0;
     cfg->now_ms = NULL;
     cfg->now_arg = NULL;
 }
@@ -56,13 +61,16 @@ int log_push_segment(log_t *log, seg_t *s) {
 
 static int check_config(const log_config_t *c) {
     if (c->segment_bytes < 14 || c->segment_bytes > INT32_MAX || c->index_interval_bytes < 0 ||
-        c->index_size_max_bytes < 4 || c->max_message_bytes < 0) {
+        c->index_size_max_bytes < 4 || c->max_message_bytes < 0 ||
+        !(c->min_cleanable_ratio >= 0 && c->min_cleanable_ratio <= 1) ||
+        c->delete_retention_ms < 0 || c->min_compaction_lag_ms < 0) {
         return STRATA_ECONFIG;
     }
     return 0;
 }
 
 void log_destroy(log_t *log) {
+    log_cleaner_detach(log); /* a cleaning pass in flight discards its result */
     for (int i = 0; i < log->nsegs; i++) {
         seg_release(log->segs[i]);
     }
@@ -341,19 +349,21 @@ int log_append_replica(log_t *log, const uint8_t *data, size_t len, log_append_i
     if (rc != 0) {
         return rc;
     }
-    /* Offsets are kept, so they must continue the log exactly. */
+    /* Offsets are kept, so they must continue the log: exactly, or with a gap where the
+     * leader's cleaner removed records (never backwards). */
     int64_t expect = log_end_offset(log);
     size_t pos = 0;
     while (pos < len) {
         const uint8_t *b = data + pos;
-        if ((int64_t)be64_get(b + RB_OFF_BASE_OFFSET) != expect) {
+        if ((int64_t)be64_get(b + RB_OFF_BASE_OFFSET) < expect) {
             slog_warn("[Log partition=%s-%d] replica batch at offset %" PRId64
                       " does not continue the log end offset %" PRId64,
                       log->topic, log->partition, (int64_t)be64_get(b + RB_OFF_BASE_OFFSET),
                       expect);
             return STRATA_EOFFSET_RANGE;
         }
-        expect += (int64_t)(int32_t)be32_get(b + RB_OFF_LAST_DELTA) + 1;
+        expect = (int64_t)be64_get(b + RB_OFF_BASE_OFFSET) +
+                 (int64_t)(int32_t)be32_get(b + RB_OFF_LAST_DELTA) + 1;
         pos += (size_t)(int32_t)be32_get(b + RB_OFF_LENGTH) + 12;
     }
     int64_t now = log_now_ms(log);

@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,9 @@ static int scan_dir(log_t *log, int64_t **bases_out, int *n_out) {
     while ((e = readdir(d)) != NULL) {
         const char *name = e->d_name;
         if (ends_with(name, ".deleted") || ends_with(name, ".cleaned") ||
-            ends_with(name, ".swap")) {
+            (ends_with(name, ".swap") && parse_base(name, ".log.swap") < 0)) {
+            /* .swap index files were renamed (completed) by complete_swaps if their
+             * .log.swap existed: what is left belongs to an unfinished swap. */
             char *p = xasprintf("%s/%s", log->dir, name);
             fs_unlink(p);
             free(p);
@@ -116,10 +119,120 @@ static void remove_segment_files(log_t *log, int64_t base) {
     }
 }
 
+/* The last offset + 1 of the batches in a .log.swap file (header walk), or base. */
+static int64_t swap_end(const char *path, int64_t base) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return base;
+    }
+    seg_reader_t r;
+    seg_reader_init(&r, fd, path, st.st_size);
+    int64_t pos = 0, end = base;
+    for (;;) {
+        const uint8_t *p;
+        rb_header_t h;
+        if (seg_reader_get(&r, pos, RB_HEADER_SIZE, 4096, &p) != 0) {
+            break;
+        }
+        rb_read_header(p, &h);
+        if (h.length < RB_HEADER_SIZE - 12 || h.magic != 2 || h.last_offset_delta < 0 ||
+            h.base_offset < end) {
+            break;
+        }
+        end = h.base_offset + h.last_offset_delta + 1;
+        pos += (int64_t)h.length + 12;
+    }
+    seg_reader_destroy(&r);
+    close(fd);
+    return end;
+}
+
+/*
+ * Finishes the log cleaner's swaps (cleaner.c): a <base>.log.swap exists only once
+ * the cleaned files were complete and fsynced, so it wins: the segments whose base
+ * falls in (base, end of the swap) are deleted, the .swap files take the segment
+ * names. A .index.swap without its .log.swap is left for scan_dir to delete.
+ */
+static int complete_swaps(log_t *log) {
+    DIR *d = opendir(log->dir);
+    if (!d) {
+        return -errno;
+    }
+    int64_t *swaps = NULL, *segs = NULL;
+    int nswaps = 0, capswaps = 0, nsegs = 0, capsegs = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int64_t b = parse_base(e->d_name, ".log.swap");
+        if (b >= 0) {
+            if (nswaps == capswaps) {
+                capswaps = capswaps ? capswaps * 2 : 8;
+                swaps = xrealloc(swaps, (size_t)capswaps * sizeof(*swaps));
+            }
+            swaps[nswaps++] = b;
+        } else if ((b = parse_base(e->d_name, ".log")) >= 0) {
+            if (nsegs == capsegs) {
+                capsegs = capsegs ? capsegs * 2 : 16;
+                segs = xrealloc(segs, (size_t)capsegs * sizeof(*segs));
+            }
+            segs[nsegs++] = b;
+        }
+    }
+    closedir(d);
+    int rc = 0;
+    for (int i = 0; i < nswaps && rc == 0; i++) {
+        char *lp = seg_file_path(log->dir, swaps[i], ".log.swap");
+        int64_t end = swap_end(lp, swaps[i]);
+        for (int j = 0; j < nsegs; j++) {
+            if (segs[j] > swaps[i] && segs[j] < end) {
+                slog_info("[Log partition=%s-%d] completing a cleaner swap: removing segment "
+                          "%020" PRId64 " replaced by %020" PRId64,
+                          log->topic, log->partition, segs[j], swaps[i]);
+                remove_segment_files(log, segs[j]);
+            }
+        }
+        const char *names[2] = {".index", ".timeindex"};
+        for (int k = 0; k < 2 && rc == 0; k++) {
+            char *from = seg_file_path(log->dir, swaps[i], names[k]);
+            char *sw = xasprintf("%s.swap", from);
+            if (file_exists(sw)) {
+                rc = fs_rename(sw, from);
+            } else {
+                /* Already renamed, or never written: a stale one is rebuilt on load. */
+            }
+            free(sw);
+            free(from);
+        }
+        if (rc == 0) {
+            char *to = seg_file_path(log->dir, swaps[i], ".log");
+            rc = fs_rename(lp, to);
+            free(to);
+        }
+        free(lp);
+        if (rc != 0) {
+            slog_error("[Log partition=%s-%d] complete the swap of segment %020" PRId64 ": %s",
+                       log->topic, log->partition, swaps[i], strata_strerror(rc));
+        }
+    }
+    if (rc == 0 && nswaps > 0) {
+        rc = fs_fsync_dir(log->dir);
+    }
+    free(swaps);
+    free(segs);
+    return rc;
+}
+
 int log_load_segments(log_t *log, int64_t recovery_point, bool clean_shutdown) {
     int64_t *bases = NULL;
     int n = 0;
-    int rc = scan_dir(log, &bases, &n);
+    int rc = complete_swaps(log);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = scan_dir(log, &bases, &n);
     if (rc != 0) {
         return rc;
     }
@@ -156,7 +269,12 @@ int log_load_segments(log_t *log, int64_t recovery_point, bool clean_shutdown) {
                            s->log_path, strata_strerror(rc));
                 goto fail;
             }
-            bool gap = !last && s->next_offset != next_base;
+            /* A segment may end before the next one begins (the cleaner removed its
+             * last records); running into the next one is corruption. */
+            bool gap = !last && s->next_offset > next_base;
+            if (!last && cut == 0 && s->next_offset < next_base) {
+                s->next_offset = next_base;
+            }
             if (cut > 0 || gap) {
                 slog_warn("[Log partition=%s-%d] %s: cut %" PRId64
                           " bytes of torn or corrupt data at position %" PRId64
@@ -206,9 +324,7 @@ int log_load_segments(log_t *log, int64_t recovery_point, bool clean_shutdown) {
                    active->log_path, strata_strerror(rc));
         goto fail;
     }
-    if (active->size > 0) {
-        active->roll_ts = log_now_ms(log); /* restart the log.roll.ms clock */
-    }
+    seg_first_batch_ts(active); /* log.roll.ms counts from its first batch's timestamp */
     log->start_offset = log->segs[0]->base_offset;
     int64_t leo = active->next_offset;
     log->recovery_point = clean_shutdown ? leo : (recovery_point < leo ? recovery_point : leo);

@@ -140,6 +140,9 @@ int log_apply_retention(log_t *log) {
     }
     int n = 0;
     const log_config_t *c = &log->cfg;
+    if (!c->cleanup_delete) {
+        return 0; /* cleanup.policy=compact: only the cleaner removes records */
+    }
     if (c->retention_ms >= 0) {
         int64_t now = log_now_ms(log);
         while (n < log->nsegs - 1 && now - segment_time(log->segs[n]) > c->retention_ms) {

@@ -33,7 +33,7 @@ static seg_t *seg_alloc(const char *dir, int64_t base_offset) {
     s->tidx.fd = -1;
     s->max_ts = -1;
     s->offset_of_max_ts = -1;
-    s->roll_ts = -1;
+    s->first_batch_ts = SEG_TS_UNKNOWN;
     s->refs = 1;
     s->log_path = seg_file_path(dir, base_offset, ".log");
     s->oidx_path = seg_file_path(dir, base_offset, ".index");
@@ -84,6 +84,59 @@ int seg_create(const char *dir, int64_t base_offset, int64_t index_max_bytes, se
 fail:
     seg_free(s);
     return rc;
+}
+
+int seg_create_suffixed(const char *dir, int64_t base_offset, const char *suffix,
+                        int64_t index_max_bytes, seg_t **out) {
+    seg_t *s = seg_alloc(dir, base_offset);
+    char **paths[3] = {&s->log_path, &s->oidx_path, &s->tidx_path};
+    for (int i = 0; i < 3; i++) {
+        char *p = xasprintf("%s%s", *paths[i], suffix);
+        free(*paths[i]);
+        *paths[i] = p;
+    }
+    int rc;
+    s->fd = open(s->log_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (s->fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if ((rc = idx_open(&s->oidx, s->oidx_path, OIDX_ENTRY_SIZE, base_offset)) != 0 ||
+        (rc = idx_resize(&s->oidx, 0)) != 0 || (rc = idx_resize(&s->oidx, index_max_bytes)) != 0) {
+        goto fail;
+    }
+    if ((rc = idx_open(&s->tidx, s->tidx_path, TIDX_ENTRY_SIZE, base_offset)) != 0 ||
+        (rc = idx_resize(&s->tidx, 0)) != 0 || (rc = idx_resize(&s->tidx, index_max_bytes)) != 0) {
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    seg_free(s);
+    return rc;
+}
+
+int seg_rename_files(seg_t *s, const char *dir, const char *suffix) {
+    char **paths[3] = {&s->oidx_path, &s->tidx_path, &s->log_path};
+    const char *names[3] = {".index", ".timeindex", ".log"};
+    for (int i = 0; i < 3; i++) {
+        char *base = seg_file_path(dir, s->base_offset, names[i]);
+        char *to = xasprintf("%s%s", base, suffix);
+        free(base);
+        int rc = fs_rename(*paths[i], to);
+        if (rc != 0) {
+            free(to);
+            return rc;
+        }
+        free(*paths[i]);
+        *paths[i] = to;
+        idx_file_t *ix = i == 0 ? &s->oidx : i == 1 ? &s->tidx : NULL;
+        if (ix && ix->path) {
+            free(ix->path);
+            ix->path = xstrdup(to);
+        }
+    }
+    return 0;
 }
 
 int seg_open_files(const char *dir, int64_t base_offset, seg_t **out) {
@@ -190,9 +243,23 @@ int seg_read_header(seg_t *s, int64_t pos, rb_header_t *h) {
     return 0;
 }
 
+int64_t seg_first_batch_ts(seg_t *s) {
+    if (s->first_batch_ts == SEG_TS_UNKNOWN && s->size > 0) {
+        rb_header_t h;
+        if (seg_read_header(s, 0, &h) != 0) {
+            return -1; /* fall back to the creation time; do not cache */
+        }
+        s->first_batch_ts = h.max_timestamp;
+    }
+    return s->first_batch_ts == SEG_TS_UNKNOWN || s->first_batch_ts < 0 ? -1 : s->first_batch_ts;
+}
+
 void seg_note_batch(seg_t *s, const rb_header_t *h, int64_t pos, int64_t total,
                     int32_t index_interval) {
     int64_t last = h->base_offset + h->last_offset_delta;
+    if (pos == 0) {
+        s->first_batch_ts = h->max_timestamp;
+    }
     if (h->max_timestamp > s->max_ts) {
         s->max_ts = h->max_timestamp;
         s->offset_of_max_ts = last;
@@ -294,7 +361,8 @@ int seg_recover(seg_t *s, int64_t trust_below, int32_t index_interval, int64_t i
             break; /* end of file, a torn header, or an I/O error */
         }
         rb_read_header(p, &h);
-        if (h.length < RB_HEADER_SIZE - 12 || h.magic != 2 || h.base_offset != s->next_offset ||
+        /* Offsets only increase: the cleaner leaves gaps. */
+        if (h.length < RB_HEADER_SIZE - 12 || h.magic != 2 || h.base_offset < s->next_offset ||
             h.last_offset_delta < 0 || h.record_count < 0 ||
             (int64_t)h.record_count > (int64_t)h.last_offset_delta + 1) {
             break;
@@ -362,7 +430,7 @@ static int scan_tail(seg_t *s, int32_t index_interval) {
         int64_t total = (int64_t)h.length + 12;
         int64_t last = h.base_offset + h.last_offset_delta;
         if (h.length < RB_HEADER_SIZE - 12 || h.magic != 2 || h.last_offset_delta < 0 ||
-            pos + total > s->size || (next >= 0 && h.base_offset != next) ||
+            pos + total > s->size || (next >= 0 && h.base_offset < next) ||
             (first && entry_off >= 0 && last != entry_off)) {
             rc = 1;
             break;
@@ -371,7 +439,7 @@ static int scan_tail(seg_t *s, int32_t index_interval) {
             rc = 1; /* this batch would have an entry: the index lost some */
             break;
         }
-        if (first && s->oidx.entries == 0 && s->base_offset != h.base_offset) {
+        if (first && s->oidx.entries == 0 && h.base_offset < s->base_offset) {
             rc = 1;
             break;
         }
@@ -466,6 +534,9 @@ int seg_load(seg_t *s, int64_t next_hint, bool index_missing, int32_t index_inte
         slog_warn("segment %s: %" PRId64 " bytes of garbage cut while rebuilding its index",
                   s->log_path, trunc);
     }
+    if (!last && s->next_offset < next_hint) {
+        s->next_offset = next_hint; /* records at the end removed by the cleaner */
+    }
     if (!last && (rc = seg_seal(s)) != 0) {
         return rc;
     }
@@ -536,7 +607,7 @@ int seg_truncate_to(seg_t *s, int64_t offset, int32_t index_interval) {
         rc = seg_recover(s, INT64_MAX, index_interval, (int64_t)s->oidx.map_len, &trunc);
     }
     if (s->size == 0) {
-        s->roll_ts = -1;
+        s->first_batch_ts = SEG_TS_UNKNOWN;
     }
     return rc;
 }

@@ -220,6 +220,7 @@ struct log {
     pending_delete_t *dels;
     int ndels;
     int capdels;
+    struct clean_job *cleaning; /* the cleaning pass in flight (cleaner.c), or NULL */
 };
 
 static inline seg_t *log_active(const log_t *log) {
@@ -240,5 +241,13 @@ void log_reap_deleted(log_t *log);
 /** Trims and syncs indexes, closes: for logmgr_shutdown after log_flush_sync. */
 int log_close_clean(log_t *log);
 void log_destroy(log_t *log);
+/** Detaches a cleaning pass in flight from a log being freed (cleaner.c). */
+void log_cleaner_detach(log_t *log);
+/** seg_create with every file name suffixed (".cleaned"): the cleaner's output. */
+int seg_create_suffixed(const char *dir, int64_t base_offset, const char *suffix,
+                        int64_t index_max_bytes, seg_t **out);
+/** Renames the segment's three files to the segment names + suffix ("" = the plain
+ * names), index files first. @returns 0 or the first -errno (the rest not attempted). */
+int seg_rename_files(seg_t *s, const char *dir, const char *suffix);
 
 #endif /* STRATA_STORAGE_INT_H */

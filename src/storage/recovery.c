@@ -324,7 +324,9 @@ int log_load_segments(log_t *log, int64_t recovery_point, bool clean_shutdown) {
                    active->log_path, strata_strerror(rc));
         goto fail;
     }
-    seg_first_batch_ts(active); /* log.roll.ms counts from its first batch's timestamp */
+    if (active->size > 0) {
+        active->roll_ts = log_now_ms(log); /* restart the log.roll.ms clock */
+    }
     log->start_offset = log->segs[0]->base_offset;
     int64_t leo = active->next_offset;
     log->recovery_point = clean_shutdown ? leo : (recovery_point < leo ? recovery_point : leo);

@@ -45,6 +45,7 @@ extern const strata_executor_t strata_inline_executor;
 typedef struct log_config {
     int64_t segment_bytes;           /* log.segment.bytes, 1 GiB */
     int64_t roll_ms;                 /* log.roll.ms, 7 days */
+    int64_t roll_jitter_ms;          /* log.roll.jitter.ms, 0: roll up to this much earlier */
     int32_t index_interval_bytes;    /* log.index.interval.bytes, 4096 */
     int32_t index_size_max_bytes;    /* log.index.size.max.bytes, 10 MiB */
     int64_t retention_ms;            /* log.retention.ms, 7 days; -1 = forever */

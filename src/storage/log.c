@@ -20,6 +20,7 @@ void log_config_default(log_config_t *cfg) {
     memset(cfg, 0, sizeof(*cfg));
     cfg->segment_bytes = 1024LL * 1024 * 1024;
     cfg->roll_ms = 7LL * 24 * 3600 * 1000;
+    cfg->roll_jitter_ms = 0;
     cfg->index_interval_bytes = 4096;
     cfg->index_size_max_bytes = 10 * 1024 * 1024;
     cfg->retention_ms = 7LL * 24 * 3600 * 1000;
@@ -50,7 +51,27 @@ void log_fail(log_t *log, int err, const char *what, const char *path) {
     log->offline = true;
 }
 
+/* Kafka's randomSegmentJitter: uniform in [0, min(jitter, roll.ms)), per segment. */
+static int64_t roll_jitter(const log_config_t *c) {
+    static uint64_t state;
+    int64_t bound = c->roll_jitter_ms < c->roll_ms ? c->roll_jitter_ms : c->roll_ms;
+    if (bound <= 0) {
+        return 0;
+    }
+    if (state == 0) {
+        state =
+            (uint64_t)clock_wall_ms() ^ ((uint64_t)(uintptr_t)&state << 16) ^ 0x9e3779b97f4a7c15u;
+    }
+    uint64_t z = (state += 0x9e3779b97f4a7c15u); /* splitmix64 */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    z ^= z >> 31;
+    return (int64_t)(z % (uint64_t)bound);
+}
+
 int log_push_segment(log_t *log, seg_t *s) {
+    s->created_ms = log_now_ms(log);
+    s->roll_jitter_ms = roll_jitter(&log->cfg);
     if (log->nsegs == log->cap) {
         log->cap = log->cap ? log->cap * 2 : 8;
         log->segs = xrealloc(log->segs, (size_t)log->cap * sizeof(*log->segs));
@@ -233,22 +254,47 @@ static int validate(const log_t *log, const uint8_t *data, size_t len, bool lead
     return 0;
 }
 
-static int maybe_roll(log_t *log, size_t len, int nbatches, int64_t nrecords, int64_t now) {
+/*
+ * Kafka's LogSegment.timeWaitedForRoll: with a timestamp on the segment's first batch,
+ * the incoming batches' largest timestamp minus it (the broker's clock with
+ * LogAppendTime); without one, the clock time since the segment was created or loaded.
+ */
+static int64_t time_waited_for_roll(const log_t *log, seg_t *s, const uint8_t *data, size_t len,
+                                    int64_t now) {
+    int64_t first = seg_first_batch_ts(s);
+    if (first < 0) {
+        return now - s->created_ms;
+    }
+    int64_t max_ts = -1;
+    if (log->cfg.log_append_time) {
+        max_ts = now;
+    } else {
+        for (size_t pos = 0; pos + RB_HEADER_SIZE <= len;) {
+            int64_t t = (int64_t)be64_get(data + pos + RB_OFF_MAX_TIMESTAMP);
+            max_ts = t > max_ts ? t : max_ts;
+            pos += (size_t)(int32_t)be32_get(data + pos + RB_OFF_LENGTH) + 12;
+        }
+    }
+    return max_ts - first;
+}
+
+static int maybe_roll(log_t *log, const uint8_t *data, size_t len, int nbatches, int64_t nrecords,
+                      int64_t now) {
     seg_t *s = log_active(log);
     if (s->size == 0) {
         return 0;
     }
-    bool roll = s->size + (int64_t)len > log->cfg.segment_bytes ||
-                (s->roll_ts >= 0 && now - s->roll_ts >= log->cfg.roll_ms) ||
-                s->oidx.entries + (uint32_t)nbatches + 1 > s->oidx.max_entries ||
-                s->tidx.entries + (uint32_t)nbatches + 1 > s->tidx.max_entries ||
-                s->next_offset + nrecords - 1 - s->base_offset > INT32_MAX;
+    bool roll =
+        s->size + (int64_t)len > log->cfg.segment_bytes ||
+        time_waited_for_roll(log, s, data, len, now) > log->cfg.roll_ms - s->roll_jitter_ms ||
+        s->oidx.entries + (uint32_t)nbatches + 1 > s->oidx.max_entries ||
+        s->tidx.entries + (uint32_t)nbatches + 1 > s->tidx.max_entries ||
+        s->next_offset + nrecords - 1 - s->base_offset > INT32_MAX;
     return roll ? log_roll(log) : 0;
 }
 
 /* Writes validated batches at the end of the active segment and indexes them. */
-static int append_validated(log_t *log, const uint8_t *data, size_t len, int64_t now,
-                            log_append_info_t *info) {
+static int append_validated(log_t *log, const uint8_t *data, size_t len, log_append_info_t *info) {
     seg_t *s = log_active(log);
     int64_t at = s->size;
     int rc = fs_pwrite_all(s->fd, data, len, (off_t)at);
@@ -256,9 +302,6 @@ static int append_validated(log_t *log, const uint8_t *data, size_t len, int64_t
         log_fail(log, rc, "write", s->log_path);
         fs_truncate(s->fd, (off_t)at); /* best effort: never serve a torn tail */
         return rc;
-    }
-    if (s->roll_ts < 0) {
-        s->roll_ts = now;
     }
     size_t pos = 0;
     int64_t max_ts = -1;
@@ -300,7 +343,7 @@ int log_append(log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
         return rc;
     }
     int64_t now = log_now_ms(log);
-    if ((rc = maybe_roll(log, len, nb, nr, now)) != 0) {
+    if ((rc = maybe_roll(log, data, len, nb, nr, now)) != 0) {
         return rc;
     }
     /* Offsets, epoch and (LogAppendTime) timestamps are stamped in place. */
@@ -322,7 +365,7 @@ int log_append(log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
         offset += (int64_t)delta + 1;
         pos += (size_t)length + 12;
     }
-    rc = append_validated(log, data, len, now, info);
+    rc = append_validated(log, data, len, info);
     if (rc != 0) {
         return rc;
     }
@@ -367,10 +410,10 @@ int log_append_replica(log_t *log, const uint8_t *data, size_t len, log_append_i
         pos += (size_t)(int32_t)be32_get(b + RB_OFF_LENGTH) + 12;
     }
     int64_t now = log_now_ms(log);
-    if ((rc = maybe_roll(log, len, nb, expect - log_end_offset(log), now)) != 0) {
+    if ((rc = maybe_roll(log, data, len, nb, expect - log_end_offset(log), now)) != 0) {
         return rc;
     }
-    rc = append_validated(log, data, len, now, info);
+    rc = append_validated(log, data, len, info);
     if (rc != 0) {
         return rc;
     }
@@ -517,11 +560,10 @@ static int find_in_batch(log_t *log, seg_t *s, int64_t pos, const rb_header_t *h
             rc = rb_find_in_records(h, rec, rec_len, ts, log->start_offset, off, found_ts);
         }
         if (rc != 0 && rc != STRATA_ENOTFOUND) {
-            slog_debug("[Log partition=%s-%d] time lookup in the %s batch at offset %" PRId64
-                       ": %s",
-                       log->topic, log->partition,
-                       rbc_codec_name(h->attributes & RB_ATTR_COMPRESSION), h->base_offset,
-                       strata_strerror(rc));
+            slog_debug(
+                "[Log partition=%s-%d] time lookup in the %s batch at offset %" PRId64 ": %s",
+                log->topic, log->partition, rbc_codec_name(h->attributes & RB_ATTR_COMPRESSION),
+                h->base_offset, strata_strerror(rc));
         }
         buf_destroy(&plain);
     }
@@ -555,8 +597,7 @@ int log_offset_for_time(log_t *log, int64_t ts, int64_t *offset_out, int64_t *ts
                 rc = find_in_batch(log, s, pos, &h, ts, &off, &found_ts);
                 if (rc != STRATA_ENOTFOUND) {
                     if (rc != 0) {
-                        off = h.base_offset < log->start_offset ? log->start_offset
-                                                                : h.base_offset;
+                        off = h.base_offset < log->start_offset ? log->start_offset : h.base_offset;
                         found_ts = h.max_timestamp;
                     }
                     *offset_out = off;
@@ -678,6 +719,9 @@ int log_truncate_to(log_t *log, int64_t offset) {
     }
     seg_t *s = log_active(log);
     rc = seg_truncate_to(s, offset, log->cfg.index_interval_bytes);
+    if (s->size == 0) {
+        s->created_ms = log_now_ms(log); /* log.roll.ms counts from here again */
+    }
     if (rc == 0) {
         rc = seg_unseal(s, log->cfg.index_size_max_bytes);
     }

@@ -324,9 +324,7 @@ int log_load_segments(log_t *log, int64_t recovery_point, bool clean_shutdown) {
                    active->log_path, strata_strerror(rc));
         goto fail;
     }
-    if (active->size > 0) {
-        active->roll_ts = log_now_ms(log); /* restart the log.roll.ms clock */
-    }
+    seg_first_batch_ts(active); /* log.roll.ms counts from its first batch's timestamp */
     log->start_offset = log->segs[0]->base_offset;
     int64_t leo = active->next_offset;
     log->recovery_point = clean_shutdown ? leo : (recovery_point < leo ? recovery_point : leo);

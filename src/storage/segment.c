@@ -33,7 +33,7 @@ static seg_t *seg_alloc(const char *dir, int64_t base_offset) {
     s->tidx.fd = -1;
     s->max_ts = -1;
     s->offset_of_max_ts = -1;
-    s->roll_ts = -1;
+    s->first_batch_ts = SEG_TS_UNKNOWN;
     s->refs = 1;
     s->log_path = seg_file_path(dir, base_offset, ".log");
     s->oidx_path = seg_file_path(dir, base_offset, ".index");
@@ -243,9 +243,23 @@ int seg_read_header(seg_t *s, int64_t pos, rb_header_t *h) {
     return 0;
 }
 
+int64_t seg_first_batch_ts(seg_t *s) {
+    if (s->first_batch_ts == SEG_TS_UNKNOWN && s->size > 0) {
+        rb_header_t h;
+        if (seg_read_header(s, 0, &h) != 0) {
+            return -1; /* fall back to the creation time; do not cache */
+        }
+        s->first_batch_ts = h.max_timestamp;
+    }
+    return s->first_batch_ts == SEG_TS_UNKNOWN || s->first_batch_ts < 0 ? -1 : s->first_batch_ts;
+}
+
 void seg_note_batch(seg_t *s, const rb_header_t *h, int64_t pos, int64_t total,
                     int32_t index_interval) {
     int64_t last = h->base_offset + h->last_offset_delta;
+    if (pos == 0) {
+        s->first_batch_ts = h->max_timestamp;
+    }
     if (h->max_timestamp > s->max_ts) {
         s->max_ts = h->max_timestamp;
         s->offset_of_max_ts = last;
@@ -593,7 +607,7 @@ int seg_truncate_to(seg_t *s, int64_t offset, int32_t index_interval) {
         rc = seg_recover(s, INT64_MAX, index_interval, (int64_t)s->oidx.map_len, &trunc);
     }
     if (s->size == 0) {
-        s->roll_ts = -1;
+        s->first_batch_ts = SEG_TS_UNKNOWN;
     }
     return rc;
 }

@@ -127,12 +127,21 @@ struct seg {
     int64_t bytes_since_index;
     int64_t max_ts;           /* largest batch max_timestamp, -1 = none */
     int64_t offset_of_max_ts; /* last offset of the batch that first reached it */
-    int64_t roll_ts;          /* clock time the segment got its first batch, -1 */
+    int64_t created_ms;       /* clock time the segment was created or loaded */
+    int64_t first_batch_ts;   /* max timestamp of its first batch, SEG_TS_UNKNOWN = not read */
+    int64_t roll_jitter_ms;   /* drawn at creation from log.roll.jitter.ms */
     int refs;                 /* atomic */
     bool index_synced;        /* indexes fsynced after the roll */
     bool deleted;             /* files renamed to .deleted */
 };
 
+#define SEG_TS_UNKNOWN INT64_MIN
+
+/**
+ * The max timestamp of the segment's first batch (Kafka's rollingBasedTimestamp),
+ * read from the file once when unknown. @returns it, or -1 (none, empty, unreadable).
+ */
+int64_t seg_first_batch_ts(seg_t *s);
 /** Creates a fresh segment (truncating leftovers) with preallocated indexes. */
 int seg_create(const char *dir, int64_t base_offset, int64_t index_max_bytes, seg_t **out);
 /** Opens an existing segment's files; nothing is read or validated yet. */

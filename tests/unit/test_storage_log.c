@@ -410,7 +410,7 @@ static void test_roll_on_index_full_and_time(void **state) {
     }
     assert_true(log_segment_count(f->log) >= 8);
     check_every_offset(f);
-    /* Time: a segment older than log.roll.ms rolls at the next append. */
+    /* Time: a batch more than log.roll.ms younger than the segment's first one rolls. */
     assert_int_equal(log_truncate_to(f->log, 0), 0);
     f->nrecs = 0;
     f->all.len = 0;
@@ -419,17 +419,127 @@ static void test_roll_on_index_full_and_time(void **state) {
     append_batch(f, 1, 10, 1);
     append_batch(f, 1, 10, 2);
     assert_int_equal(log_segment_count(f->log), 1);
-    f->now += 999;
-    append_batch(f, 1, 10, 3);
+    append_batch(f, 1, 10, 1001); /* waited exactly log.roll.ms: not yet (Kafka's >) */
     assert_int_equal(log_segment_count(f->log), 1);
-    f->now += 1;
-    append_batch(f, 1, 10, 4);
+    append_batch(f, 1, 10, 1002);
     assert_int_equal(log_segment_count(f->log), 2);
     /* An explicit roll of an empty active segment does nothing. */
     assert_int_equal(log_roll(f->log), 0);
     assert_int_equal(log_roll(f->log), 0);
     assert_int_equal(log_segment_count(f->log), 3);
     check_every_offset(f);
+}
+
+/* Kafka's LogSegment.shouldRoll on time: the incoming batch's max timestamp minus the
+ * first batch's, not the broker clock of the first append. */
+static void test_roll_by_first_batch_timestamp(void **state) {
+    fixture_t *f = *state;
+    f->cfg.segment_bytes = 1 << 20;
+    f->cfg.roll_ms = 1000;
+    open_log(f);
+    append_batch(f, 1, 10, 5000);
+    f->now += 1000000000; /* the clock does not matter while batches have timestamps */
+    append_batch(f, 1, 10, 5500);
+    append_batch(f, 1, 10, 6000);
+    assert_int_equal(log_segment_count(f->log), 1);
+    append_batch(f, 1, 10, 6001);
+    assert_int_equal(log_segment_count(f->log), 2);
+    /* The new segment counts from 6001; an older timestamp does not roll it. */
+    append_batch(f, 1, 10, 100);
+    append_batch(f, 1, 10, 7001);
+    assert_int_equal(log_segment_count(f->log), 2);
+    append_batch(f, 1, 10, 7002);
+    assert_int_equal(log_segment_count(f->log), 3);
+    check_every_offset(f);
+}
+
+/* Batches without timestamps (-1): the segment's creation time on the log's clock. */
+static void test_roll_without_timestamps_uses_creation_time(void **state) {
+    fixture_t *f = *state;
+    f->cfg.segment_bytes = 1 << 20;
+    f->cfg.roll_ms = 1000;
+    open_log(f);
+    f->now += 600; /* created at open: this counts too */
+    append_batch(f, 1, 10, -1);
+    f->now += 400;
+    append_batch(f, 1, 10, -1);
+    assert_int_equal(log_segment_count(f->log), 1);
+    f->now += 1;
+    append_batch(f, 1, 10, -1);
+    assert_int_equal(log_segment_count(f->log), 2);
+    check_every_offset(f);
+}
+
+/* A reopened segment still rolls on time: its first timestamp is read back. */
+static void test_roll_after_reopen(void **state) {
+    fixture_t *f = *state;
+    f->cfg.segment_bytes = 1 << 20;
+    f->cfg.roll_ms = 1000;
+    for (int clean = 0; clean < 2; clean++) {
+        open_log(f);
+        assert_int_equal(log_roll(f->log), 0); /* a fresh active segment */
+        int segs = log_segment_count(f->log);
+        append_batch(f, 1, 10, 10000 * (clean + 1));
+        append_batch(f, 1, 10, 10000 * (clean + 1) + 500);
+        assert_int_equal(log_segment_count(f->log), segs);
+        if (clean) {
+            assert_int_equal(log_flush_sync(f->log), 0);
+        }
+        log_close(f->log);
+        f->log = NULL;
+        f->now += 5; /* a quick restart */
+        assert_int_equal(
+            log_open(f->dir, "topic-with-dash", 3, &f->cfg, NULL, 0, clean == 1, &f->log), 0);
+        append_batch(f, 1, 10, 10000 * (clean + 1) + 1000);
+        assert_int_equal(log_segment_count(f->log), segs);
+        append_batch(f, 1, 10, 10000 * (clean + 1) + 1001);
+        assert_int_equal(log_segment_count(f->log), segs + 1);
+        log_close(f->log);
+        f->log = NULL;
+    }
+    open_log(f);
+    check_every_offset(f);
+}
+
+/* log.roll.jitter.ms: each segment rolls up to a random amount earlier, never later. */
+static void test_roll_jitter(void **state) {
+    fixture_t *f = *state;
+    f->cfg.segment_bytes = 1 << 20;
+    f->cfg.roll_ms = 1000;
+    f->cfg.roll_jitter_ms = 5000; /* bounded by roll_ms: jitter in [0, 1000) */
+    int early = 0;
+    for (int p = 0; p < 10; p++) {
+        log_t *log;
+        assert_int_equal(log_open(f->dir, "jitter", p, &f->cfg, NULL, 0, false, &log), 0);
+        buf_t b = BUF_INIT;
+        bb_simple(&b, 1, 10, 50000);
+        assert_int_equal(log_append(log, b.data, b.len, 0, NULL), 0);
+        /* The same timestamp again: waited 0, never > roll.ms - jitter. */
+        buf_reset(&b);
+        bb_simple(&b, 1, 10, 50000);
+        assert_int_equal(log_append(log, b.data, b.len, 0, NULL), 0);
+        assert_int_equal(log_segment_count(log), 1);
+        /* 999 ms later: rolls unless this segment's jitter is 0 or 1. */
+        buf_reset(&b);
+        bb_simple(&b, 1, 10, 50999);
+        assert_int_equal(log_append(log, b.data, b.len, 0, NULL), 0);
+        early += log_segment_count(log) == 2;
+        /* Past roll.ms: always. */
+        buf_reset(&b);
+        bb_simple(&b, 1, 10, 60000);
+        assert_int_equal(log_append(log, b.data, b.len, 0, NULL), 0);
+        assert_true(log_segment_count(log) >= 2);
+        buf_destroy(&b);
+        log_close(log);
+    }
+    assert_true(early > 0);
+    /* Without jitter, 999 ms never rolls. */
+    f->cfg.roll_jitter_ms = 0;
+    open_log(f);
+    append_batch(f, 1, 10, 50000);
+    append_batch(f, 1, 10, 50999);
+    append_batch(f, 1, 10, 51000);
+    assert_int_equal(log_segment_count(f->log), 1);
 }
 
 static void test_open_rejects_bad_args(void **state) {
@@ -454,6 +564,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_append_replica, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncate_to, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roll_on_index_full_and_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roll_by_first_batch_timestamp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roll_without_timestamps_uses_creation_time, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_roll_after_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roll_jitter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_rejects_bad_args, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

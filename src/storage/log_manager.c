@@ -23,6 +23,7 @@
 #define CLEAN_SHUTDOWN_FILE ".kafka_cleanshutdown"
 #define RECOVERY_CKPT_FILE  "recovery-point-offset-checkpoint"
 #define START_CKPT_FILE     "log-start-offset-checkpoint"
+#define CLEANER_CKPT_FILE   "cleaner-offset-checkpoint"
 #define CKPT_INTERVAL_MS    60000
 
 typedef struct mgr_dir {
@@ -34,7 +35,14 @@ typedef struct mgr_dir {
 typedef struct mgr_entry {
     log_t *log;
     size_t dir;
+    int64_t clean_ckpt; /* cleaner-offset-checkpoint: the first dirty offset */
 } mgr_entry_t;
+
+/* The cleaning pass in flight (at most one, as one Kafka cleaner thread). */
+typedef struct mgr_clean {
+    logmgr_t *mgr; /* NULL once the manager was freed */
+    char *key;
+} mgr_clean_t;
 
 struct logmgr {
     mgr_dir_t *dirs;
@@ -46,6 +54,12 @@ struct logmgr {
     int64_t ckpt_interval_ms;
     int ckpt_inflight; /* atomic: a checkpoint job is running */
     bool ckpt_dirty;
+    logmgr_cleaner_config_t cleaner;
+    int64_t cleaner_last_ms;
+    mgr_clean_t *cleaning;
+    int64_t cleaner_passes;
+    ckpt_entry_t *clean_ckpts; /* read at open, taken by add_log */
+    size_t nclean_ckpts;
 };
 
 static char *log_key(const char *topic, int32_t partition) {
@@ -126,6 +140,8 @@ static void add_log(logmgr_t *m, log_t *log, size_t dir) {
     mgr_entry_t *e = xcalloc(1, sizeof(*e));
     e->log = log;
     e->dir = dir;
+    e->clean_ckpt = ckpt_lookup(m->clean_ckpts, m->nclean_ckpts, log_topic(log),
+                                log_partition(log), 0);
     char *key = log_key(log_topic(log), log_partition(log));
     map_put_str(m->logs, key, e);
     free(key);
@@ -142,6 +158,12 @@ static int open_dir(logmgr_t *m, size_t di) {
     }
     char *rp_path = xasprintf("%s/%s", d->path, RECOVERY_CKPT_FILE);
     char *so_path = xasprintf("%s/%s", d->path, START_CKPT_FILE);
+    char *cc_path = xasprintf("%s/%s", d->path, CLEANER_CKPT_FILE);
+    if (ckpt_read(cc_path, &m->clean_ckpts, &m->nclean_ckpts) != 0) {
+        /* Kafka too: the cleaner starts over from each log's start (safe, slower). */
+        slog_warn("log dir %s: ignoring unreadable %s", d->path, cc_path);
+    }
+    free(cc_path);
     ckpt_entry_t *sos = NULL;
     size_t nsos = 0;
     char *marker = xasprintf("%s/%s", d->path, CLEAN_SHUTDOWN_FILE);
@@ -222,6 +244,9 @@ static int open_dir(logmgr_t *m, size_t di) {
         }
     }
 done:
+    ckpt_free(m->clean_ckpts, m->nclean_ckpts);
+    m->clean_ckpts = NULL;
+    m->nclean_ckpts = 0;
     if (dh) {
         closedir(dh);
     }
@@ -269,6 +294,9 @@ int logmgr_open(const char *const *dirs, size_t ndirs, const log_config_t *defau
     }
     m->last_ckpt_ms = mgr_now(m);
     m->ckpt_interval_ms = CKPT_INTERVAL_MS;
+    m->cleaner.enable = true;
+    m->cleaner.backoff_ms = 15000;
+    m->cleaner_last_ms = mgr_now(m);
     *out = m;
     return 0;
 }
@@ -374,7 +402,7 @@ typedef struct ckpt_job {
 static ckpt_job_t *snapshot(logmgr_t *m) {
     ckpt_job_t *job = xcalloc(1, sizeof(*job));
     job->mgr = m;
-    job->files = xcalloc(m->ndirs * 2, sizeof(*job->files));
+    job->files = xcalloc(m->ndirs * 3, sizeof(*job->files));
     for (size_t d = 0; d < m->ndirs; d++) {
         if (m->dirs[d].offline) {
             continue;
@@ -383,8 +411,11 @@ static ckpt_job_t *snapshot(logmgr_t *m) {
         ckpt_file_t *so = &job->files[job->nfiles++];
         rp->path = xasprintf("%s/%s", m->dirs[d].path, RECOVERY_CKPT_FILE);
         so->path = xasprintf("%s/%s", m->dirs[d].path, START_CKPT_FILE);
+        ckpt_file_t *cc = &job->files[job->nfiles++];
+        cc->path = xasprintf("%s/%s", m->dirs[d].path, CLEANER_CKPT_FILE);
         rp->entries = xcalloc(m->dirs[d].nlogs + 1, sizeof(ckpt_entry_t));
         so->entries = xcalloc(m->dirs[d].nlogs + 1, sizeof(ckpt_entry_t));
+        cc->entries = xcalloc(m->dirs[d].nlogs + 1, sizeof(ckpt_entry_t));
         map_iter_t it = MAP_ITER_INIT;
         const void *k;
         size_t kl;
@@ -400,6 +431,11 @@ static ckpt_job_t *snapshot(logmgr_t *m) {
             so->entries[so->n].topic = xstrdup(log_topic(e->log));
             so->entries[so->n].partition = log_partition(e->log);
             so->entries[so->n++].offset = log_start_offset(e->log);
+            if (log_config(e->log)->cleanup_compact && e->clean_ckpt > 0) {
+                cc->entries[cc->n].topic = xstrdup(log_topic(e->log));
+                cc->entries[cc->n].partition = log_partition(e->log);
+                cc->entries[cc->n++].offset = e->clean_ckpt;
+            }
         }
     }
     return job;
@@ -445,6 +481,90 @@ static void wait_ckpt_job(logmgr_t *m) {
     }
 }
 
+/* ---------------------------------------------------------------- cleaner */
+
+void logmgr_set_cleaner(logmgr_t *m, const logmgr_cleaner_config_t *cfg) {
+    m->cleaner = *cfg;
+    if (m->cleaner.backoff_ms < 0) {
+        m->cleaner.backoff_ms = 0;
+    }
+}
+
+int64_t logmgr_cleaner_checkpoint(logmgr_t *m, const char *topic, int32_t partition) {
+    char *key = log_key(topic, partition);
+    mgr_entry_t *e = map_get_str(m->logs, key);
+    free(key);
+    return e ? e->clean_ckpt : 0;
+}
+
+int64_t logmgr_cleaner_passes(const logmgr_t *m) {
+    return m->cleaner_passes;
+}
+
+static void on_cleaned(void *arg, int status, const log_clean_stats_t *stats) {
+    mgr_clean_t *c = arg;
+    logmgr_t *m = c->mgr;
+    if (m) {
+        m->cleaning = NULL;
+        m->cleaner_last_ms = mgr_now(m);
+        mgr_entry_t *e = map_get_str(m->logs, c->key);
+        if (e && status == 0) {
+            e->clean_ckpt = stats->end_offset;
+            m->cleaner_passes++;
+            m->ckpt_dirty = true;
+        }
+    }
+    free(c->key);
+    free(c);
+}
+
+/*
+ * Kafka's LogCleanerManager.grabFilthiestCompactedLog: among the online logs with
+ * cleanup.policy compact, the one with the highest dirty ratio at or above its
+ * min.cleanable.dirty.ratio; one pass at a time, log.cleaner.backoff.ms between looks.
+ */
+static void maybe_clean(logmgr_t *m) {
+    if (!m->cleaner.enable || m->cleaning ||
+        mgr_now(m) - m->cleaner_last_ms < m->cleaner.backoff_ms) {
+        return;
+    }
+    m->cleaner_last_ms = mgr_now(m);
+    mgr_entry_t *best = NULL;
+    double best_ratio = 0;
+    map_iter_t it = MAP_ITER_INIT;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (map_next(m->logs, &it, &k, &kl, &v)) {
+        mgr_entry_t *e = v;
+        const log_config_t *c = log_config(e->log);
+        if (!c->cleanup_compact || log_is_offline(e->log) || log_cleaning(e->log)) {
+            continue;
+        }
+        int64_t end;
+        double r = log_cleanable_ratio(e->log, e->clean_ckpt, &end);
+        if (r > 0 && r >= c->min_cleanable_ratio && r > best_ratio) {
+            best = e;
+            best_ratio = r;
+        }
+    }
+    if (!best) {
+        return;
+    }
+    mgr_clean_t *c = xcalloc(1, sizeof(*c));
+    c->mgr = m;
+    c->key = log_key(log_topic(best->log), log_partition(best->log));
+    m->cleaning = c;
+    int rc = log_clean(best->log, best->clean_ckpt, false, on_cleaned, c);
+    if (rc != 0) {
+        if (m->cleaning == c) {
+            m->cleaning = NULL;
+            free(c->key);
+            free(c);
+        }
+    }
+}
+
 static void tick_log(log_t *log, void *arg) {
     logmgr_t *m = arg;
     int64_t start = log_start_offset(log);
@@ -479,6 +599,7 @@ void logmgr_tick(logmgr_t *m) {
         }
     }
     logmgr_foreach(m, tick_log, m);
+    maybe_clean(m);
     if (m->ckpt_dirty || mgr_now(m) - m->last_ckpt_ms >= m->ckpt_interval_ms) {
         write_checkpoints_async(m);
     }
@@ -560,6 +681,9 @@ void logmgr_free(logmgr_t *m) {
         return;
     }
     wait_ckpt_job(m);
+    if (m->cleaning) {
+        m->cleaning->mgr = NULL; /* its callback comes after the logs are gone */
+    }
     map_free(m->logs, free_entry);
     for (size_t i = 0; i < m->ndirs; i++) {
         free(m->dirs[i].path);

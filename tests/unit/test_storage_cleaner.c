@@ -740,6 +740,67 @@ static void test_clean_fsync_failure_takes_log_offline(void **state) {
     assert_int_equal(count_files(f, ".cleaned"), 0);
 }
 
+static void test_logmgr_cleans_compacted_logs(void **state) {
+    fixture_t *f = *state;
+    const char *dirs[1] = {f->dir};
+    logmgr_t *m;
+    log_config_t plain = f->cfg;
+    plain.cleanup_compact = false;
+    plain.cleanup_delete = true;
+    assert_int_equal(logmgr_open(dirs, 1, &plain, NULL, &m), 0);
+    logmgr_cleaner_config_t cc = {.enable = true, .backoff_ms = 1000};
+    logmgr_set_cleaner(m, &cc);
+    assert_int_equal(logmgr_create(m, "t", 0, &f->cfg, &f->log), 0);
+    log_t *other;
+    assert_int_equal(logmgr_create(m, "d", 0, &plain, &other), 0);
+    fill_updates(f, 40);
+    assert_int_equal(log_roll(f->log), 0);
+    log_t *keep = f->log;
+    f->log = other;
+    fill_updates(f, 40);
+    assert_int_equal(log_roll(other), 0);
+    f->log = keep;
+    int64_t other_size = log_size_bytes(other);
+    /* Within log.cleaner.backoff.ms nothing happens. */
+    logmgr_tick(m);
+    assert_int_equal(logmgr_cleaner_passes(m), 0);
+    f->now += 1000;
+    logmgr_tick(m);
+    assert_int_equal(logmgr_cleaner_passes(m), 1);
+    assert_int_equal(logmgr_cleaner_checkpoint(m, "t", 0), 40);
+    assert_int_equal(log_size_bytes(other), other_size); /* delete policy: never cleaned */
+    /* Nothing dirty: the next look does not clean again. */
+    f->now += 1000;
+    logmgr_tick(m);
+    assert_int_equal(logmgr_cleaner_passes(m), 1);
+    /* The checkpoint survives a restart (cleaner-offset-checkpoint). */
+    assert_int_equal(logmgr_shutdown(m), 0);
+    logmgr_free(m);
+    f->log = NULL;
+    char *path = xasprintf("%s/cleaner-offset-checkpoint", f->dir);
+    ckpt_entry_t *e;
+    size_t n;
+    assert_int_equal(ckpt_read(path, &e, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0].topic, "t");
+    assert_int_equal(e[0].offset, 40);
+    ckpt_free(e, n);
+    free(path);
+    assert_int_equal(logmgr_open(dirs, 1, &f->cfg, NULL, &m), 0);
+    assert_int_equal(logmgr_cleaner_checkpoint(m, "t", 0), 40);
+    /* log.cleaner.enable=false: no pass however dirty. */
+    cc.enable = false;
+    logmgr_set_cleaner(m, &cc);
+    f->log = logmgr_get(m, "t", 0);
+    fill_updates(f, 40);
+    assert_int_equal(log_roll(f->log), 0);
+    f->now += 100000;
+    logmgr_tick(m);
+    assert_int_equal(logmgr_cleaner_passes(m), 0);
+    f->log = NULL;
+    logmgr_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_clean_keeps_latest_per_key, setup, teardown),
@@ -755,6 +816,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_clean_crash_at_each_swap_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_fsync_failure_takes_log_offline, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_logmgr_cleans_compacted_logs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

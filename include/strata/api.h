@@ -56,6 +56,8 @@ typedef struct broker_cfg {
     int64_t log_segment_bytes;
     int64_t log_roll_ms;
     int32_t log_roll_hours;
+    int64_t log_roll_jitter_ms;
+    int32_t log_roll_jitter_hours;
     int64_t log_retention_ms;
     int32_t log_retention_minutes;
     int32_t log_retention_hours;

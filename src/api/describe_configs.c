@@ -109,7 +109,7 @@ static const topic_key_t topic_keys[] = {
     {"retention.ms", NULL, NULL},
     {"segment.bytes", "log.segment.bytes", "1073741824"},
     {"segment.index.bytes", "log.index.size.max.bytes", "10485760"},
-    {"segment.jitter.ms", NULL, "0"},
+    {"segment.jitter.ms", NULL, NULL},
     {"segment.ms", NULL, NULL},
     {"unclean.leader.election.enable", "unclean.leader.election.enable", "false"},
 };
@@ -159,9 +159,10 @@ static void describe_topic(api_call_t *call,
         } else {
             /* Derived from several broker keys (hours/minutes/ms). */
             char buf[32];
-            int64_t v = strcmp(k->name, "retention.ms") == 0 ? cfg->log.retention_ms
-                        : strcmp(k->name, "segment.ms") == 0 ? cfg->log.roll_ms
-                                                             : cfg->log.flush_interval_ms;
+            int64_t v = strcmp(k->name, "retention.ms") == 0        ? cfg->log.retention_ms
+                        : strcmp(k->name, "segment.ms") == 0        ? cfg->log.roll_ms
+                        : strcmp(k->name, "segment.jitter.ms") == 0 ? cfg->log.roll_jitter_ms
+                                                                    : cfg->log.flush_interval_ms;
             snprintf(buf, sizeof(buf), "%" PRId64, v);
             value = api_strdup(call, buf);
             source = SRC_DEFAULT;

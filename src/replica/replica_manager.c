@@ -459,6 +459,7 @@ void rm_topic_log_config(const rm_t *rm, const props_t *topic_config, log_config
     }
     override_i64(topic_config, "segment.bytes", &out->segment_bytes);
     override_i64(topic_config, "segment.ms", &out->roll_ms);
+    override_i64(topic_config, "segment.jitter.ms", &out->roll_jitter_ms);
     override_i64(topic_config, "retention.ms", &out->retention_ms);
     override_i64(topic_config, "retention.bytes", &out->retention_bytes);
     override_i64(topic_config, "flush.messages", &out->flush_interval_messages);

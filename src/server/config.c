@@ -80,6 +80,11 @@ const cfg_def_t cfg_broker_defs[] = {
      "Segment age before a roll; unset = log.roll.hours"},
     {"log.roll.hours", CFG_INT32, F(log_roll_hours), "168", 1, I32MAX,
      "Segment age before a roll, in hours"},
+    {"log.roll.jitter.ms", CFG_INT64, F(log_roll_jitter_ms), "0", 0, I64MAX,
+     "Largest random amount subtracted from log.roll.ms per segment (spreads rolls); unset = "
+     "log.roll.jitter.hours"},
+    {"log.roll.jitter.hours", CFG_INT32, F(log_roll_jitter_hours), "0", 0, I32MAX,
+     "log.roll.jitter.ms in hours"},
     {"log.retention.ms", CFG_INT64, F(log_retention_ms), "604800000", -1, I64MAX,
      "Delete segments older than this; -1 = forever; unset = .minutes / .hours"},
     {"log.retention.minutes", CFG_INT32, F(log_retention_minutes), "10080", -1, I32MAX,
@@ -329,6 +334,9 @@ static int derive(broker_cfg_t *cfg, const props_t *props, char *err, size_t err
     lc->segment_bytes = cfg->log_segment_bytes;
     lc->roll_ms =
         is_set(props, "log.roll.ms") ? cfg->log_roll_ms : (int64_t)cfg->log_roll_hours * 3600000;
+    lc->roll_jitter_ms = is_set(props, "log.roll.jitter.ms")
+                             ? cfg->log_roll_jitter_ms
+                             : (int64_t)cfg->log_roll_jitter_hours * 3600000;
     lc->index_interval_bytes = cfg->log_index_interval_bytes;
     lc->index_size_max_bytes = cfg->log_index_size_max_bytes;
     if (is_set(props, "log.retention.ms")) {

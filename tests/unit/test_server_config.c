@@ -42,6 +42,8 @@ static void test_cfg_broker_load_defaults_are_kafkas(void **state) {
     assert_string_equal(cfg.dirs[0], "/tmp/kafka-logs");
     assert_int_equal(cfg.log.segment_bytes, 1073741824);
     assert_int_equal(cfg.log.retention_ms, 168LL * 3600000);
+    assert_int_equal(cfg.log.roll_ms, 168LL * 3600000);
+    assert_int_equal(cfg.log.roll_jitter_ms, 0);
     assert_int_equal(cfg.log.max_message_bytes, 1048588);
     assert_false(cfg.log.log_append_time);
     cfg_broker_free(&cfg);
@@ -54,7 +56,8 @@ static void test_cfg_broker_load_override_beats_file(void **state) {
                                  "listeners=PLAINTEXT://127.0.0.1:19092\n"
                                  "log.dirs=/a, /b\n"
                                  "num.partitions=4\n"
-                                 "log.retention.minutes=5\n");
+                                 "log.retention.minutes=5\n"
+                                 "log.roll.jitter.hours=2\n");
     const char *ov[] = {"num.partitions=7", "advertised.listeners=PLAINTEXT://example.org:29092"};
     broker_cfg_t cfg;
     props_t *props = NULL;
@@ -70,6 +73,7 @@ static void test_cfg_broker_load_override_beats_file(void **state) {
     assert_string_equal(cfg.dirs[0], "/a");
     assert_string_equal(cfg.dirs[1], "/b");
     assert_int_equal(cfg.log.retention_ms, 5 * 60000);
+    assert_int_equal(cfg.log.roll_jitter_ms, 2 * 3600000);
     assert_string_equal(props_get(props, "num.partitions"), "7");
     props_free(props);
     cfg_broker_free(&cfg);

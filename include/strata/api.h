@@ -72,6 +72,11 @@ typedef struct broker_cfg {
     char *log_message_timestamp_type;
     int64_t log_segment_delete_delay_ms;
     char *log_cleanup_policy;
+    bool log_cleaner_enable;
+    int64_t log_cleaner_backoff_ms;
+    double log_cleaner_min_cleanable_ratio;
+    int64_t log_cleaner_delete_retention_ms;
+    int64_t log_cleaner_min_compaction_lag_ms;
     char *compression_type;
     int32_t offsets_topic_num_partitions;
     int32_t offsets_topic_replication_factor;

@@ -348,6 +348,11 @@ double log_cleanable_ratio(log_t *log, int64_t first_dirty, int64_t *dirty_end);
 int log_clean(log_t *log, int64_t first_dirty, bool force, log_clean_cb cb, void *arg);
 /** True while a cleaning pass of this log is in flight. */
 bool log_cleaning(const log_t *log);
+/**
+ * Parses cleanup.policy: "delete", "compact", or both comma-separated ("compact,delete",
+ * spaces allowed), as Kafka's list. @returns 0 or STRATA_ECONFIG.
+ */
+int log_parse_cleanup_policy(const char *s, bool *compact, bool *del);
 
 /* ---------------------------------------------------------------- checkpoints */
 

@@ -480,6 +480,28 @@ void rm_topic_log_config(const rm_t *rm, const props_t *topic_config, log_config
     if (v >= 4 && v <= INT32_MAX) {
         out->index_size_max_bytes = (int32_t)v;
     }
+    override_i64(topic_config, "delete.retention.ms", &out->delete_retention_ms);
+    override_i64(topic_config, "min.compaction.lag.ms", &out->min_compaction_lag_ms);
+    if (out->delete_retention_ms < 0) {
+        out->delete_retention_ms = rm->cfg.log_defaults.delete_retention_ms;
+    }
+    if (out->min_compaction_lag_ms < 0) {
+        out->min_compaction_lag_ms = rm->cfg.log_defaults.min_compaction_lag_ms;
+    }
+    const char *cp = props_get(topic_config, "cleanup.policy");
+    bool compact, del;
+    if (cp && log_parse_cleanup_policy(cp, &compact, &del) == 0) {
+        out->cleanup_compact = compact;
+        out->cleanup_delete = del;
+    }
+    const char *ratio = props_get(topic_config, "min.cleanable.dirty.ratio");
+    if (ratio) {
+        char *end;
+        double r = strtod(ratio, &end);
+        if (end != ratio && *end == 0 && r >= 0 && r <= 1) {
+            out->min_cleanable_ratio = r;
+        }
+    }
     const char *tt = props_get(topic_config, "message.timestamp.type");
     if (tt) {
         out->log_append_time = strcmp(tt, "LogAppendTime") == 0;

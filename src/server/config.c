@@ -113,7 +113,18 @@ const cfg_def_t cfg_broker_defs[] = {
     {"log.segment.delete.delay.ms", CFG_INT64, F(log_segment_delete_delay_ms), "60000", 0, I64MAX,
      "Delay before a deleted segment's files are unlinked"},
     {"log.cleanup.policy", CFG_STRING, F(log_cleanup_policy), "delete", NORANGE,
-     "delete (compaction is not implemented)"},
+     "delete, compact or compact,delete: compact keeps the latest record per key (the log "
+     "cleaner); compact alone turns off time/size retention"},
+    {"log.cleaner.enable", CFG_BOOL, F(log_cleaner_enable), "true", NORANGE,
+     "Run the log cleaner for logs with cleanup.policy compact"},
+    {"log.cleaner.backoff.ms", CFG_INT64, F(log_cleaner_backoff_ms), "15000", 0, I64MAX,
+     "Pause between the log cleaner's looks for a log to clean"},
+    {"log.cleaner.min.cleanable.ratio", CFG_DOUBLE, F(log_cleaner_min_cleanable_ratio), "0.5",
+     NORANGE, "Dirty bytes / all bytes a log needs before it is cleaned (0 to 1)"},
+    {"log.cleaner.delete.retention.ms", CFG_INT64, F(log_cleaner_delete_retention_ms), "86400000",
+     0, I64MAX, "How long tombstones stay after their segment was first cleaned"},
+    {"log.cleaner.min.compaction.lag.ms", CFG_INT64, F(log_cleaner_min_compaction_lag_ms), "0", 0,
+     I64MAX, "Records younger than this are never compacted"},
     {"compression.type", CFG_STRING, F(compression_type), "producer", NORANGE,
      "Only producer (batches are stored as they arrive)"},
     {"offsets.topic.num.partitions", CFG_INT32, F(offsets_topic_num_partitions), "50", 1, I32MAX,
@@ -303,9 +314,15 @@ static int derive(broker_cfg_t *cfg, const props_t *props, char *err, size_t err
                  cfg->log_message_timestamp_type);
         return STRATA_ECONFIG;
     }
-    if (strcmp(cfg->log_cleanup_policy, "delete") != 0) {
-        snprintf(err, err_len, "log.cleanup.policy: '%s' is not supported (only delete)",
+    bool compact, del;
+    if (log_parse_cleanup_policy(cfg->log_cleanup_policy, &compact, &del) != 0) {
+        snprintf(err, err_len, "log.cleanup.policy: '%s' is not delete, compact or compact,delete",
                  cfg->log_cleanup_policy);
+        return STRATA_ECONFIG;
+    }
+    if (!(cfg->log_cleaner_min_cleanable_ratio >= 0 && cfg->log_cleaner_min_cleanable_ratio <= 1)) {
+        snprintf(err, err_len, "log.cleaner.min.cleanable.ratio: %g is not between 0 and 1",
+                 cfg->log_cleaner_min_cleanable_ratio);
         return STRATA_ECONFIG;
     }
     if (strcmp(cfg->compression_type, "producer") != 0) {
@@ -356,6 +373,11 @@ static int derive(broker_cfg_t *cfg, const props_t *props, char *err, size_t err
     lc->max_message_bytes = cfg->message_max_bytes;
     lc->log_append_time = log_append;
     lc->file_delete_delay_ms = cfg->log_segment_delete_delay_ms;
+    lc->cleanup_compact = compact;
+    lc->cleanup_delete = del;
+    lc->min_cleanable_ratio = cfg->log_cleaner_min_cleanable_ratio;
+    lc->delete_retention_ms = cfg->log_cleaner_delete_retention_ms;
+    lc->min_compaction_lag_ms = cfg->log_cleaner_min_compaction_lag_ms;
     return 0;
 }
 

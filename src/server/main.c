@@ -278,6 +278,9 @@ static int start(broker_t *b) {
         slog_error("cannot open the logs in %s: %s", dirs[0], strata_strerror(rc));
         return rc;
     }
+    logmgr_cleaner_config_t lcc = {.enable = b->cfg.log_cleaner_enable,
+                                   .backoff_ms = b->cfg.log_cleaner_backoff_ms};
+    logmgr_set_cleaner(b->logmgr, &lcc);
 
     /* Bind first: the advertised port of a port-0 listener is known only afterwards. */
     srv_config_t sc = {

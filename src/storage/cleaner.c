@@ -186,6 +186,41 @@ static void job_free(clean_job_t *job) {
 static void clean_work(void *arg);
 static void clean_after(void *arg);
 
+int log_parse_cleanup_policy(const char *s, bool *compact, bool *del) {
+    bool c = false, d = false;
+    const char *p = s;
+    for (;;) {
+        while (*p == ' ') {
+            p++;
+        }
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ') {
+            e++;
+        }
+        size_t n = (size_t)(e - p);
+        if (n == 7 && strncmp(p, "compact", 7) == 0) {
+            c = true;
+        } else if (n == 6 && strncmp(p, "delete", 6) == 0) {
+            d = true;
+        } else {
+            return STRATA_ECONFIG;
+        }
+        while (*e == ' ') {
+            e++;
+        }
+        if (*e == 0) {
+            break;
+        }
+        if (*e != ',') {
+            return STRATA_ECONFIG;
+        }
+        p = e + 1;
+    }
+    *compact = c;
+    *del = d;
+    return 0;
+}
+
 bool log_cleaning(const log_t *log) {
     return log->cleaning != NULL;
 }

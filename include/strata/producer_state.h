@@ -173,14 +173,20 @@ int pst_snapshot_log(const pst_t *s, log_t *log);
 
 #define PST_SNAPSHOT_INTERVAL 100000 /* offsets between the periodic snapshots */
 
+struct uv_loop_s;
+
 /**
  * Every PST_SNAPSHOT_INTERVAL offsets, a snapshot written WITHOUT fsync (a page-cache write
- * and a rename, allowed on the loop): it only shortens the replay after a crash. A snapshot
- * lost or torn by a power failure fails its CRC and is ignored (rebuild from an older one or
- * the log start); one past the recovered log end is deleted by pst_load.
+ * and a rename): it only shortens the replay after a crash. A snapshot lost or torn by a
+ * power failure fails its CRC and is ignored (rebuild from an older one or the log start);
+ * one past the recovered log end is deleted by pst_load. With a loop (pst_set_loop) the
+ * state is encoded here and the file work (create, write, rename, listing, unlink) runs
+ * on the loop's thread pool, one write in flight per state; without one, inline.
  * @locality loop
  */
 void pst_maybe_snapshot(pst_t *s, log_t *log);
+/** Periodic snapshots go to this loop's thread pool (pst_loader_start sets it). */
+void pst_set_loop(pst_t *s, struct uv_loop_s *loop);
 
 /* ------------------------------------------------------- loading off the loop */
 

@@ -7,6 +7,12 @@
  *  1. Every entry in the map has nbatches >= 1, batches ordered oldest first, all
  *     with the entry's epoch.
  *  2. map_end_offset is one past the last offset recorded (or the snapshot offset).
+ *  3. hot is NULL or the map's entry of hot->producer_id: every path that frees
+ *     entries (expire, truncate, clear, decode, free) resets it first. It saves the
+ *     hash lookups of the usual request (one producer writing): check + update.
+ *  4. At most one periodic snapshot write in flight on the thread pool (snap); the
+ *     job owns its bytes and path and touches the pst only through snap->owner, which
+ *     pst_free clears.
  */
 #include "strata/producer_state.h"
 
@@ -19,6 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include "strata/util.h"
 
 #define SNAP_VERSION    1
@@ -29,12 +37,17 @@
 
 #define EXPIRE_CHECK_INTERVAL_MS 600000 /* producer.id.expiration.check.interval.ms */
 
+typedef struct snap_job snap_job_t;
+
 struct pst {
     char *name;
     int64_t next_expire_check;
     int64_t last_snapshot; /* map end offset of the last periodic snapshot */
     map_t *producers;      /* int64 pid (8 raw bytes) -> pst_entry_t* */
     int64_t map_end_offset;
+    pst_entry_t *hot; /* the entry used last (invariant 3) */
+    uv_loop_t *loop;  /* periodic snapshots on its thread pool; NULL = inline */
+    snap_job_t *snap; /* the periodic snapshot write in flight (invariant 4) */
 };
 
 pst_t *pst_new(const char *name) {
@@ -44,16 +57,21 @@ pst_t *pst_new(const char *name) {
     return s;
 }
 
+static void snap_detach(pst_t *s);
+
 void pst_free(pst_t *s) {
     if (!s) {
         return;
     }
+    snap_detach(s);
+    s->hot = NULL;
     map_free(s->producers, free);
     free(s->name);
     free(s);
 }
 
 void pst_clear(pst_t *s) {
+    s->hot = NULL;
     map_free(s->producers, free);
     s->producers = map_new();
     s->map_end_offset = 0;
@@ -73,6 +91,9 @@ static bool in_sequence(int32_t last_seq, int32_t next_seq) {
 }
 
 static pst_entry_t *get_entry(const pst_t *s, int64_t pid) {
+    if (s->hot && s->hot->producer_id == pid) {
+        return s->hot;
+    }
     return map_get(s->producers, &pid, sizeof(pid));
 }
 
@@ -128,6 +149,7 @@ void pst_update(pst_t *s, int64_t producer_id, int16_t epoch, int32_t first_seq,
         e->coordinator_epoch = -1;
         map_put(s->producers, &producer_id, sizeof(producer_id), e);
     }
+    s->hot = e;
     if (epoch != e->epoch) {
         /* a new epoch (or, from replication, whatever the leader accepted) */
         e->epoch = epoch;
@@ -273,6 +295,7 @@ void pst_update_records(pst_t *s, const uint8_t *data, size_t len) {
 
 size_t pst_expire(pst_t *s, int64_t now_ms, int64_t expiration_ms) {
     size_t removed = 0;
+    s->hot = NULL;
     map_iter_t it = MAP_ITER_INIT;
     const void *k;
     size_t klen;
@@ -305,6 +328,7 @@ void pst_maybe_expire(pst_t *s, int64_t now_ms) {
 }
 
 void pst_truncate_to(pst_t *s, int64_t offset) {
+    s->hot = NULL;
     map_iter_t it = MAP_ITER_INIT;
     const void *k;
     size_t klen;
@@ -383,6 +407,7 @@ int pst_snapshot_decode(pst_t *s, const uint8_t *data, size_t len) {
         return STRATA_ECORRUPT;
     }
     int64_t end = s->map_end_offset;
+    s->hot = NULL;
     map_free(s->producers, free);
     s->producers = map_new();
     for (uint32_t i = 0; i < count; i++) {
@@ -537,12 +562,90 @@ static int snapshot_write_nosync(const pst_t *s, const char *dir, int64_t offset
     return 0;
 }
 
+/* A periodic snapshot written on the thread pool: encoded on the loop (a few bytes per
+ * producer), written, renamed and the old ones deleted by the worker. */
+struct snap_job {
+    uv_work_t work;
+    pst_t *owner; /* NULL once the pst is freed */
+    char *name;
+    char *dir;
+    int64_t offset;
+    buf_t bytes;
+    int rc;
+};
+
+static void snap_work(uv_work_t *w) {
+    snap_job_t *j = w->data;
+    char *path = snapshot_path(j->dir, j->offset);
+    j->rc = write_nosync(path, j->bytes.data, j->bytes.len);
+    free(path);
+    if (j->rc < 0) {
+        return;
+    }
+    int64_t *offs;
+    size_t n;
+    if (list_snapshots(j->dir, &offs, &n) == 0) {
+        for (size_t i = 2; i < n; i++) {
+            char *old = snapshot_path(j->dir, offs[i]);
+            (void)fs_unlink(old);
+            free(old);
+        }
+        free(offs);
+    }
+}
+
+static void snap_after(uv_work_t *w, int status) {
+    snap_job_t *j = w->data;
+    if (j->owner) {
+        j->owner->snap = NULL;
+    }
+    if (status == 0 && j->rc < 0) {
+        slog_warn("[ProducerState partition=%s] write %s/%020" PRId64 SNAP_SUFFIX ": %s", j->name,
+                  j->dir, j->offset, strata_strerror(j->rc));
+    }
+    buf_destroy(&j->bytes);
+    free(j->name);
+    free(j->dir);
+    free(j);
+}
+
+static void snap_detach(pst_t *s) {
+    if (s->snap) {
+        s->snap->owner = NULL;
+        s->snap = NULL;
+    }
+}
+
+void pst_set_loop(pst_t *s, struct uv_loop_s *loop) {
+    s->loop = loop;
+}
+
 void pst_maybe_snapshot(pst_t *s, log_t *log) {
     if (s->map_end_offset - s->last_snapshot < PST_SNAPSHOT_INTERVAL) {
         return;
     }
+    if (s->loop == NULL) {
+        s->last_snapshot = s->map_end_offset;
+        (void)snapshot_write_nosync(s, log_dir_path(log), s->map_end_offset, 2);
+        return;
+    }
+    if (s->snap) {
+        return; /* the previous one is still being written: try again on the next append */
+    }
     s->last_snapshot = s->map_end_offset;
-    (void)snapshot_write_nosync(s, log_dir_path(log), s->map_end_offset, 2);
+    snap_job_t *j = xcalloc(1, sizeof(*j)); /* bytes all-zero = BUF_INIT */
+    j->work.data = j;
+    j->owner = s;
+    j->name = xstrdup(s->name);
+    j->dir = xstrdup(log_dir_path(log));
+    j->offset = s->map_end_offset;
+    pst_snapshot_encode(s, &j->bytes);
+    if (uv_queue_work(s->loop, &j->work, snap_work, snap_after) != 0) {
+        j->owner = NULL;
+        snap_after(&j->work, UV_ECANCELED);
+        return;
+    }
+    s->snap = j;
 }
 
 int pst_load(pst_t *s, const char *dir, int64_t max_offset) {

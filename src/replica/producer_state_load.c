@@ -168,6 +168,7 @@ pst_loader_t *pst_loader_start(struct uv_loop_s *loop, log_t *log, pst_loaded_cb
     l->loop = loop;
     l->log = log;
     l->s = pst_new(name);
+    pst_set_loop(l->s, loop); /* periodic snapshots off the loop */
     l->dir = xstrdup(log_dir_path(log));
     l->cb = cb;
     l->arg = arg;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <uv.h>
 
 #include "strata/producer_state.h"
 #include "tmpdir.h"
@@ -412,6 +413,65 @@ static void test_pst_maybe_snapshot_every_interval(void **state) {
     tmpdir_remove(dir);
 }
 
+static void test_pst_hot_entry_forgotten_when_entries_go(void **state) {
+    (void)state;
+    pst_t *s = pst_new("t-0");
+    int64_t off = 0;
+    append(s, PID, 0, 0, 5, &off); /* PID is the hot entry now */
+    append(s, PID + 1, 0, 0, 5, &off);
+    append(s, PID, 0, 5, 5, &off);
+    assert_int_equal(pst_check(s, PID, 0, 9, 9, NULL), PST_OUT_OF_ORDER);
+    /* expiry frees the entries: the cached one must not answer any more */
+    assert_int_equal(pst_expire(s, 1000 + PST_DEFAULT_EXPIRATION_MS, PST_DEFAULT_EXPIRATION_MS), 2);
+    assert_null(pst_get(s, PID));
+    assert_int_equal(pst_check(s, PID, 0, 9, 9, NULL), PST_OK); /* no state: rule 5 */
+    append(s, PID, 0, 9, 1, &off);
+    pst_truncate_to(s, 0); /* drops it again */
+    assert_null(pst_get(s, PID));
+    assert_int_equal(pst_check(s, PID, 0, 42, 42, NULL), PST_OK);
+    append(s, PID, 3, 0, 1, &off);
+    pst_clear(s);
+    assert_null(pst_get(s, PID));
+    pst_free(s);
+}
+
+static void test_pst_maybe_snapshot_on_thread_pool(void **state) {
+    (void)state;
+    char *dir = tmpdir_new();
+    log_config_t cfg;
+    log_config_default(&cfg);
+    log_t *log = NULL;
+    assert_int_equal(log_open(dir, "t", 0, &cfg, &strata_inline_executor, 0, false, &log), 0);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    pst_t *s = pst_new("t-0");
+    pst_set_loop(s, &loop);
+    pst_update(s, PID, 0, 0, 9, PST_SNAPSHOT_INTERVAL - 10, PST_SNAPSHOT_INTERVAL - 1, 1000);
+    pst_maybe_snapshot(s, log);
+    pst_update(s, PID, 0, 10, 10, PST_SNAPSHOT_INTERVAL, PST_SNAPSHOT_INTERVAL, 1000);
+    pst_maybe_snapshot(s, log);                         /* one write in flight: not a second one */
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0); /* the write completes */
+    char *p1 = xasprintf("%s/t-0/%020d.snapshot", dir, PST_SNAPSHOT_INTERVAL);
+    assert_int_equal(access(p1, F_OK), 0);
+    pst_t *r = pst_new("t-0");
+    assert_int_equal(pst_load(r, log_dir_path(log), INT64_MAX), 0);
+    assert_int_equal(pst_map_end_offset(r), PST_SNAPSHOT_INTERVAL);
+    assert_int_equal(pst_check(r, PID, 0, 0, 9, NULL), PST_DUPLICATE);
+    pst_free(r);
+    /* the state freed while its write runs: the write still completes, nothing touched */
+    pst_update(s, PID, 0, 11, 11, 2 * PST_SNAPSHOT_INTERVAL, 2 * PST_SNAPSHOT_INTERVAL, 1000);
+    pst_maybe_snapshot(s, log);
+    pst_free(s);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    char *p2 = xasprintf("%s/t-0/%020d.snapshot", dir, 2 * PST_SNAPSHOT_INTERVAL + 1);
+    assert_int_equal(access(p2, F_OK), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    free(p1);
+    free(p2);
+    log_close(log);
+    tmpdir_remove(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pst_check_first_batch_any_sequence),
@@ -431,6 +491,8 @@ int main(void) {
         cmocka_unit_test(test_pst_check_records_request_paths),
         cmocka_unit_test(test_pst_open_log_rebuilds_from_snapshot_and_tail),
         cmocka_unit_test(test_pst_maybe_snapshot_every_interval),
+        cmocka_unit_test(test_pst_hot_entry_forgotten_when_entries_go),
+        cmocka_unit_test(test_pst_maybe_snapshot_on_thread_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,9 +2,14 @@
 - the idempotent librdkafka producer (acks=all) writes numbered records to a replicated topic
   while the leader of its partitions is killed -9: no duplicate and no gap after failover;
 - a consumer group's committed offsets survive a kill -9 of its coordinator: the new leader of
-  the group's __consumer_offsets partition loads them and serves them."""
+  the group's __consumer_offsets partition loads them and serves them;
+- an offset commit enters the coordinator's cache only once the ISR has its record: with the
+  followers of the group's __consumer_offsets partition stopped, OffsetFetch keeps answering
+  the previous commit, the commit gets REQUEST_TIMED_OUT (offsets.commit.timeout.ms) and
+  the offset stays the previous one (Kafka's GroupMetadataManager.storeOffsets)."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -14,8 +19,48 @@ sys.path.insert(0, os.path.join(HERE, "..", "cluster"))
 import cluster_harness as ch  # noqa: E402
 from groups_util import check, describe, h, poll  # noqa: E402
 
+import kafka_wire as kw  # noqa: E402
+
 RECORDS = 20000
 RATE = 2000
+OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR = 8, 9, 10
+NONE, REQUEST_TIMED_OUT = 0, 7
+
+
+def group_partition(group, n=50):
+    """abs(Java String.hashCode(group)) % n (ASCII group ids)."""
+    h_ = 0
+    for ch_ in group:
+        h_ = (h_ * 31 + ord(ch_)) & 0xFFFFFFFF
+    if h_ >= 1 << 31:
+        h_ -= 1 << 32
+    return 0 if h_ == -(1 << 31) else abs(h_) % n
+
+
+def commit_v7_body(group, topic, partition, offset):
+    """An admin/simple-consumer commit (generation -1, no member) of one partition."""
+    return (kw.string(group) + kw.i32(-1) + kw.string("") + kw.string(None) +
+            kw.array([topic], lambda t: kw.string(t) + kw.array(
+                [partition], lambda p: kw.i32(p) + kw.i64(offset) + kw.i32(-1) + kw.string(""))))
+
+
+def parse_commit_v7(body):
+    r = kw.Reader(body)
+    r.i32()
+    return [e for _, ps in r.array(lambda r: (r.string(), r.array(lambda r: (r.i32(), r.i16()))))
+            for _, e in ps][0]
+
+
+def fetch_v5(c, group, topic, partition):
+    """OffsetFetch v5 of one partition: (committed offset, partition error, top-level error)."""
+    body = kw.string(group) + kw.array([topic], lambda t: kw.string(t) + kw.array(
+        [partition], kw.i32))
+    r = kw.Reader(c.call(OFFSET_FETCH, 5, body))
+    r.i32()
+    parts = [p for _, ps in r.array(lambda r: (r.string(), r.array(
+        lambda r: (r.i32(), r.i64(), r.i32(), r.string(), r.i16())))) for p in ps]
+    top = r.i16()
+    return parts[0][1], parts[0][4], top
 
 
 def case_idempotent_producer_leader_kill():
@@ -93,7 +138,73 @@ def case_commits_survive_coordinator_kill():
               after)
 
 
+def case_commit_cached_only_once_replicated():
+    # ZooKeeper sessions (and replica.lag.time.max.ms, 30 s) outlive the followers' stop, so
+    # the ISR stays {coordinator, followers} and the commit's append cannot be replicated
+    with ch.Cluster("gisr", overrides={"zookeeper.session.timeout.ms": 30000}) as c:
+        ch.poll("a controller", lambda: c.controller()[0] is not None, 20.0)
+        c.create_topic(c.brokers[1], "cw", 1, 3)
+        c.wait_all_leaders("cw", 1)
+        group = "gwait"
+
+        def coordinator():
+            with c.brokers[1].conn() as conn:
+                r = kw.Reader(conn.call(FIND_COORDINATOR, 0, kw.string(group)))
+                err, node = r.i16(), r.i32()
+                return node if err == NONE and node in c.brokers else None
+        coord = poll("FindCoordinator names the coordinator", coordinator, 30)
+        part = group_partition(group)
+        poll("__consumer_offsets-%d led by %d with all 3 in sync" % (part, coord), lambda: (
+            lambda z: z and z[part]["state"] and z[part]["state"]["leader"] == coord and
+            len(z[part]["state"]["isr"]) == 3)(c.zk_partitions("__consumer_offsets")), 30)
+        b = c.brokers[coord]
+
+        def commit(offset):
+            with b.conn() as conn:
+                return parse_commit_v7(conn.call(OFFSET_COMMIT, 7,
+                                                 commit_v7_body(group, "cw", 0, offset)))
+        poll("a first commit (offset 5) answers NONE", lambda: commit(5) == NONE, 30)
+        with b.conn() as conn:
+            check(fetch_v5(conn, group, "cw", 0) == (5, NONE, NONE), "OffsetFetch serves 5",
+                  (5, NONE, NONE), fetch_v5(conn, group, "cw", 0))
+        followers = [c.brokers[r] for r in
+                     c.zk_partitions("__consumer_offsets")[part]["replicas"] if r != coord]
+        for f in followers:
+            os.kill(f.proc.pid, signal.SIGSTOP)
+        try:
+            pending = h.Conn(b.port, timeout=30.0)
+            try:
+                pending.send(kw.request(OFFSET_COMMIT, 7, 11, commit_v7_body(group, "cw", 0, 9)))
+                with b.conn() as conn:
+                    # answered while the commit of 9 waits for the stopped followers
+                    got = fetch_v5(conn, group, "cw", 0)
+                check(got == (5, NONE, NONE), "OffsetFetch answers the previous commit while "
+                      "the new one is not replicated", (5, NONE, NONE), got)
+                resp = pending.recv_frame()
+                check(resp is not None and resp[0] == 11, "the pending commit is answered",
+                      11, resp)
+                err = parse_commit_v7(resp[1])
+                check(err == REQUEST_TIMED_OUT, "a commit the ISR never got: REQUEST_TIMED_OUT",
+                      kw.err_name(REQUEST_TIMED_OUT), kw.err_name(err))
+            finally:
+                pending.close()
+            with b.conn() as conn:
+                got = fetch_v5(conn, group, "cw", 0)
+            check(got == (5, NONE, NONE), "the failed commit left the cached offset alone",
+                  (5, NONE, NONE), got)
+        finally:
+            for f in followers:
+                os.kill(f.proc.pid, signal.SIGCONT)
+        poll("a commit once the followers are back (offset 11) answers NONE",
+             lambda: commit(11) == NONE, 30)
+        with b.conn() as conn:
+            got = fetch_v5(conn, group, "cw", 0)
+        check(got == (11, NONE, NONE), "OffsetFetch serves the replicated commit",
+              (11, NONE, NONE), got)
+
+
 if __name__ == "__main__":
     ch.skip_unless_zookeeper()
     h.run_cases([("idempotent_producer_leader_kill", case_idempotent_producer_leader_kill),
-                 ("commits_survive_coordinator_kill", case_commits_survive_coordinator_kill)])
+                 ("commits_survive_coordinator_kill", case_commits_survive_coordinator_kill),
+                 ("commit_cached_only_once_replicated", case_commit_cached_only_once_replicated)])

@@ -80,6 +80,7 @@ typedef struct broker_cfg {
     char *compression_type;
     int32_t offsets_topic_num_partitions;
     int32_t offsets_topic_replication_factor;
+    int32_t offsets_topic_segment_bytes;
     int32_t offsets_retention_minutes;
     int32_t group_initial_rebalance_delay_ms;
     int32_t group_min_session_timeout_ms;

@@ -584,6 +584,30 @@ static part_t *sync_partition(rm_t *rm, const mdc_topic_t *t, int32_t partition)
     bool lead = mp->leader == rm->cfg.broker_id;
     bool role_change =
         lead != p->leader || mp->leader_epoch != p->leader_epoch || mp->leader != p->leader_id;
+    /* The topic's config arrives after the topic (read_config) and may change: the log
+     * follows it (cleanup.policy of __consumer_offsets, segment.bytes, ...). */
+    log_config_t lc;
+    rm_topic_log_config(rm, t->config, &lc);
+    const log_config_t *cur = log_config(p->log);
+    if (lc.segment_bytes != cur->segment_bytes || lc.roll_ms != cur->roll_ms ||
+        lc.retention_ms != cur->retention_ms || lc.retention_bytes != cur->retention_bytes ||
+        lc.flush_interval_messages != cur->flush_interval_messages ||
+        lc.flush_interval_ms != cur->flush_interval_ms ||
+        lc.file_delete_delay_ms != cur->file_delete_delay_ms ||
+        lc.max_message_bytes != cur->max_message_bytes ||
+        lc.index_interval_bytes != cur->index_interval_bytes ||
+        lc.index_size_max_bytes != cur->index_size_max_bytes ||
+        lc.log_append_time != cur->log_append_time ||
+        lc.cleanup_compact != cur->cleanup_compact || lc.cleanup_delete != cur->cleanup_delete ||
+        lc.min_cleanable_ratio != cur->min_cleanable_ratio ||
+        lc.delete_retention_ms != cur->delete_retention_ms ||
+        lc.min_compaction_lag_ms != cur->min_compaction_lag_ms) {
+        int rc = log_set_config(p->log, &lc);
+        if (rc != 0) {
+            slog_warn("[Partition %s-%d] topic config not applied to the log: %s", t->name,
+                      (int)partition, strata_strerror(rc));
+        }
+    }
     p->min_isr = rm->cfg.min_insync_replicas;
     const char *mi = t->config ? props_get(t->config, "min.insync.replicas") : NULL;
     int64_t v;

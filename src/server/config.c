@@ -131,6 +131,8 @@ const cfg_def_t cfg_broker_defs[] = {
      "Partitions of __consumer_offsets"},
     {"offsets.topic.replication.factor", CFG_INT32, F(offsets_topic_replication_factor), "3", 1,
      32767, "Replication factor of __consumer_offsets (capped at the live broker count)"},
+    {"offsets.topic.segment.bytes", CFG_INT32, F(offsets_topic_segment_bytes), "104857600", 1,
+     I32MAX, "segment.bytes of __consumer_offsets (set when the topic is created)"},
     {"offsets.retention.minutes", CFG_INT32, F(offsets_retention_minutes), "10080", 1, I32MAX,
      "Committed offsets of empty groups are kept this long"},
     {"group.initial.rebalance.delay.ms", CFG_INT32, F(group_initial_rebalance_delay_ms), "3000", 0,

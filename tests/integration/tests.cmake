@@ -11,7 +11,7 @@ if(TARGET strata-broker AND STRATA_PYTHON3)
     set(strata_it_drivers bad_input kcat restart kafkajs)
     if(TARGET strata)
         list(APPEND strata_it_env "STRATA_CLI=$<TARGET_FILE:strata>")
-        list(APPEND strata_it_drivers cli)
+        list(APPEND strata_it_drivers cli compaction)
     endif()
     foreach(driver ${strata_it_drivers})
         add_test(NAME integration_${driver}

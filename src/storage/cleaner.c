@@ -19,8 +19,10 @@
  *  - a batch left empty is dropped, except the last batch of each producer id in the
  *    log, whose header is kept (record count 0) so producer state survives (Kafka's
  *    BatchRetention.RETAIN_EMPTY);
- *  - control and transactional batches, and compressed batches, are kept whole (no
- *    transaction index here; compressed records are not looked into);
+ *  - control and transactional batches are kept whole (no transaction index here);
+ *  - a compressed batch is decompressed (compression.c, bounded by rbc_limit) and, when
+ *    records go, recompressed with its own codec; one that cannot be decompressed or
+ *    recompressed is kept whole and its keys stay out of the map;
  *  - the key map holds whole keys, not hashes: exact, bounded by CLEAN_MAP_MAX_BYTES
  *    (past it the pass stops mapping at a segment boundary, as Kafka's full offset
  *    map does, and the checkpoint advances only that far).
@@ -336,7 +338,19 @@ static bool next_record(const uint8_t **p, const uint8_t *end, int64_t base_offs
 }
 
 static bool whole_batch(const rb_header_t *h) {
-    return (h->attributes & (RB_ATTR_CONTROL | RB_ATTR_TRANSACTIONAL | RB_ATTR_COMPRESSION)) != 0;
+    return (h->attributes & (RB_ATTR_CONTROL | RB_ATTR_TRANSACTIONAL)) != 0;
+}
+
+/* The records section of a CRC-checked batch, decompressed into scratch when needed.
+ * @returns 0, or a code when the batch is bad or cannot be decompressed. */
+static int batch_records(const clean_job_t *job, const uint8_t *b, const rb_header_t *h,
+                         buf_t *scratch, const uint8_t **rec, size_t *rec_len) {
+    size_t total = (size_t)h->length + 12;
+    if (rb_parse(b, total, NULL) <= 0) {
+        return STRATA_ECORRUPT;
+    }
+    return rbc_batch_records(b, total, rbc_limit(job->cfg.max_message_bytes), scratch, rec,
+                             rec_len);
 }
 
 /* ---------------------------------------------------------------- work (worker) */
@@ -383,6 +397,7 @@ static int walk_batches(clean_job_t *job, const clean_src_t *src, bool headers_o
 }
 
 typedef struct map_ctx {
+    buf_t plain;      /* decompressed records */
     map_t *keys;      /* key -> latest offset + 1 */
     map_t *producers; /* producer id (8 bytes) -> last offset of its last batch + 1 */
     int64_t key_bytes;
@@ -405,16 +420,21 @@ static int note_producer(clean_job_t *job, const clean_src_t *src, const uint8_t
 
 static int map_batch(clean_job_t *job, const clean_src_t *src, const uint8_t *b,
                      const rb_header_t *h, void *arg) {
-    (void)job;
     (void)src;
     map_ctx_t *m = arg;
     if (whole_batch(h)) {
         return 0;
     }
-    if (rb_parse(b, (size_t)h->length + 12, NULL) <= 0) {
-        return STRATA_ECORRUPT;
+    const uint8_t *p;
+    size_t len;
+    int rc = batch_records(job, b, h, &m->plain, &p, &len);
+    if (rc == STRATA_ECORRUPT && (h->attributes & RB_ATTR_COMPRESSION) == 0) {
+        return rc;
     }
-    const uint8_t *p = b + RB_HEADER_SIZE, *end = b + (size_t)h->length + 12;
+    if (rc != 0) {
+        return 0; /* cannot decompress: its keys are unknown, the batch is kept whole */
+    }
+    const uint8_t *end = p + len;
     for (int32_t i = 0; i < h->record_count; i++) {
         rec_t r;
         if (!next_record(&p, end, h->base_offset, &r)) {
@@ -433,7 +453,9 @@ typedef struct write_ctx {
     map_ctx_t *map;
     clean_group_t *g;
     bool retain_deletes;
-    buf_t out; /* the rebuilt batch */
+    buf_t out;   /* the rebuilt batch */
+    buf_t kept;  /* kept records of a compressed batch, before compression */
+    buf_t plain; /* decompressed records */
 } write_ctx_t;
 
 static int write_batch(clean_job_t *job, const uint8_t *b, const rb_header_t *h, size_t total,
@@ -458,12 +480,24 @@ static int clean_batch(clean_job_t *job, const clean_src_t *src, const uint8_t *
     if (whole_batch(h)) {
         return write_batch(job, b, h, total, w->g);
     }
-    if (rb_parse(b, total, NULL) <= 0) {
-        return STRATA_ECORRUPT;
+    int codec = h->attributes & RB_ATTR_COMPRESSION;
+    const uint8_t *p;
+    size_t len;
+    int rc = batch_records(job, b, h, &w->plain, &p, &len);
+    if (rc == STRATA_ECORRUPT && codec == 0) {
+        return rc;
     }
+    if (rc != 0) {
+        slog_warn(
+            "[Log partition=%s-%d] cleaner: keeping the %s batch at offset %" PRId64 " whole: %s",
+            job->topic, job->partition, rbc_codec_name(codec), h->base_offset, strata_strerror(rc));
+        return write_batch(job, b, h, total, w->g);
+    }
+    const uint8_t *end = p + len;
     buf_reset(&w->out);
     buf_append(&w->out, b, RB_HEADER_SIZE);
-    const uint8_t *p = b + RB_HEADER_SIZE, *end = b + total;
+    buf_t *dst = codec ? &w->kept : &w->out;
+    buf_reset(&w->kept);
     int32_t kept = 0;
     for (int32_t i = 0; i < h->record_count; i++) {
         rec_t r;
@@ -482,7 +516,7 @@ static int clean_batch(clean_job_t *job, const clean_src_t *src, const uint8_t *
             job->stats.tombstones_dropped++;
             continue;
         }
-        buf_append(&w->out, r.start, r.size);
+        buf_append(dst, r.start, r.size);
         kept++;
     }
     job->stats.records_kept += kept;
@@ -500,10 +534,20 @@ static int clean_batch(clean_job_t *job, const clean_src_t *src, const uint8_t *
         }
         /* The last batch of a producer: its header keeps the producer's state. */
     }
+    if (codec && kept > 0 && rbc_compress(codec, w->kept.data, w->kept.len, &w->out) != 0) {
+        slog_warn("[Log partition=%s-%d] cleaner: cannot recompress the %s batch at offset "
+                  "%" PRId64 "; keeping it whole",
+                  job->topic, job->partition, rbc_codec_name(codec), h->base_offset);
+        return write_batch(job, b, h, total, w->g);
+    }
     uint8_t *nb = w->out.data;
     rb_header_t nh = *h;
     nh.length = (int32_t)(w->out.len - 12);
     nh.record_count = kept;
+    if (kept == 0) {
+        nh.attributes = (int16_t)(nh.attributes & ~RB_ATTR_COMPRESSION); /* nothing to inflate */
+        be16_put(nb + RB_OFF_ATTRIBUTES, (uint16_t)nh.attributes);
+    }
     be32_put(nb + RB_OFF_LENGTH, (uint32_t)nh.length);
     be32_put(nb + RB_OFF_RECORD_COUNT, (uint32_t)kept);
     nh.crc = crc32c(0, nb + RB_OFF_ATTRIBUTES, w->out.len - RB_OFF_ATTRIBUTES);
@@ -537,6 +581,8 @@ static int clean_group(clean_job_t *job, clean_group_t *g, map_ctx_t *map) {
     }
     write_ctx_t w = {.map = map, .g = g};
     buf_init(&w.out);
+    buf_init(&w.kept);
+    buf_init(&w.plain);
     bool any_dirty = false;
     int64_t cleaned_ms = 0;
     for (int i = g->first; i < g->first + g->n && rc == 0; i++) {
@@ -552,6 +598,8 @@ static int clean_group(clean_job_t *job, clean_group_t *g, map_ctx_t *map) {
         rc = walk_batches(job, src, false, clean_batch, &w);
     }
     buf_destroy(&w.out);
+    buf_destroy(&w.kept);
+    buf_destroy(&w.plain);
     if (rc != 0) {
         return rc;
     }
@@ -575,6 +623,7 @@ static int clean_group(clean_job_t *job, clean_group_t *g, map_ctx_t *map) {
 static void clean_work(void *arg) {
     clean_job_t *job = arg;
     map_ctx_t map = {.keys = map_new(), .producers = map_new()};
+    buf_init(&map.plain);
     int rc = 0;
     for (int i = 0; i < job->nsrcs; i++) {
         job->segs[i].mtime = file_mtime_ms(job->segs[i].seg->fd);
@@ -620,6 +669,7 @@ done:
     job->status = rc;
     map_free(map.keys, NULL);
     map_free(map.producers, NULL);
+    buf_destroy(&map.plain);
 }
 
 /* ---------------------------------------------------------------- swap (loop) */

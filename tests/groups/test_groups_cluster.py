@@ -6,7 +6,9 @@
 - an offset commit enters the coordinator's cache only once the ISR has its record: with the
   followers of the group's __consumer_offsets partition stopped, OffsetFetch keeps answering
   the previous commit, the commit gets REQUEST_TIMED_OUT (offsets.commit.timeout.ms) and
-  the offset stays the previous one (Kafka's GroupMetadataManager.storeOffsets)."""
+  the offset stays the previous one (Kafka's GroupMetadataManager.storeOffsets); likewise the
+  leader's SyncGroup is answered only when the group record is stored: REBALANCE_IN_PROGRESS
+  after the timeout, then NONE once the followers are back (GroupCoordinator.doSyncGroup)."""
 
 import os
 import signal
@@ -23,8 +25,8 @@ import kafka_wire as kw  # noqa: E402
 
 RECORDS = 20000
 RATE = 2000
-OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR = 8, 9, 10
-NONE, REQUEST_TIMED_OUT = 0, 7
+OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR, JOIN, SYNC = 8, 9, 10, 11, 14
+NONE, REQUEST_TIMED_OUT, REBALANCE_IN_PROGRESS, MEMBER_ID_REQUIRED = 0, 7, 27, 79
 
 
 def group_partition(group, n=50):
@@ -49,6 +51,27 @@ def parse_commit_v7(body):
     r.i32()
     return [e for _, ps in r.array(lambda r: (r.string(), r.array(lambda r: (r.i32(), r.i16()))))
             for _, e in ps][0]
+
+
+def join_v5(c, group, member):
+    body = (kw.string(group) + kw.i32(10000) + kw.i32(10000) + kw.string(member) +
+            kw.string(None) + kw.string("consumer") +
+            kw.array([("range", b"\x00\x00")], lambda p: kw.string(p[0]) + kw.nbytes(p[1])))
+    r = kw.Reader(c.call(JOIN, 5, body))
+    r.i32()
+    err, gen, _, _, mid = r.i16(), r.i32(), r.string(), r.string(), r.string()
+    return err, gen, mid
+
+
+def sync_v3_body(group, gen, member):
+    return (kw.string(group) + kw.i32(gen) + kw.string(member) + kw.string(None) +
+            kw.array([member], lambda m: kw.string(m) + kw.nbytes(b"\x00\x00\x00\x00")))
+
+
+def sync_v3(c, group, gen, member):
+    r = kw.Reader(c.call(SYNC, 3, sync_v3_body(group, gen, member)))
+    r.i32()
+    return r.i16()
 
 
 def fetch_v5(c, group, topic, partition):
@@ -139,8 +162,9 @@ def case_commits_survive_coordinator_kill():
 
 
 def case_commit_cached_only_once_replicated():
-    # ZooKeeper sessions (and replica.lag.time.max.ms, 30 s) outlive the followers' stop, so
-    # the ISR stays {coordinator, followers} and the commit's append cannot be replicated
+    # ZooKeeper sessions (asked 30 s, granted at most 10 s by the test server) and
+    # replica.lag.time.max.ms (30 s) outlive the followers' ~5 s stop, so the ISR stays
+    # {coordinator, followers} and the coordinator's appends cannot be replicated meanwhile
     with ch.Cluster("gisr", overrides={"zookeeper.session.timeout.ms": 30000}) as c:
         ch.poll("a controller", lambda: c.controller()[0] is not None, 20.0)
         c.create_topic(c.brokers[1], "cw", 1, 3)
@@ -167,10 +191,22 @@ def case_commit_cached_only_once_replicated():
         with b.conn() as conn:
             check(fetch_v5(conn, group, "cw", 0) == (5, NONE, NONE), "OffsetFetch serves 5",
                   (5, NONE, NONE), fetch_v5(conn, group, "cw", 0))
+        # a consumer group in the same __consumer_offsets partition, Stable before the stop
+        group2 = next(g for g in ("gsync%d" % i for i in range(100000))
+                      if group_partition(g) == part)
+        member = h.Conn(b.port, timeout=30.0)
+        err, _, mid = join_v5(member, group2, "")
+        check(err == MEMBER_ID_REQUIRED, "JoinGroup v5: MEMBER_ID_REQUIRED",
+              kw.err_name(MEMBER_ID_REQUIRED), kw.err_name(err))
+        err, gen, _ = join_v5(member, group2, mid)
+        check(err == NONE and sync_v3(member, group2, gen, mid) == NONE,
+              "a one-member group is Stable", "NONE", kw.err_name(err))
         followers = [c.brokers[r] for r in
                      c.zk_partitions("__consumer_offsets")[part]["replicas"] if r != coord]
         for f in followers:
             os.kill(f.proc.pid, signal.SIGSTOP)
+        # both waits run at once: the stop must stay shorter than the ZooKeeper session
+        # (the server caps it at 20 ticks = 10 s) and replica.lag.time.max.ms (30 s)
         try:
             pending = h.Conn(b.port, timeout=30.0)
             try:
@@ -180,12 +216,27 @@ def case_commit_cached_only_once_replicated():
                     got = fetch_v5(conn, group, "cw", 0)
                 check(got == (5, NONE, NONE), "OffsetFetch answers the previous commit while "
                       "the new one is not replicated", (5, NONE, NONE), got)
+                # the leader rejoins (new generation at once: JoinGroup stores nothing), then
+                # its SyncGroup waits for the group record the ISR does not get
+                err, gen, _ = join_v5(member, group2, mid)
+                check(err == NONE, "the rejoin completes the rebalance", "NONE",
+                      kw.err_name(err))
+                member.send(kw.request(SYNC, 3, 12, sync_v3_body(group2, gen, mid)))
                 resp = pending.recv_frame()
                 check(resp is not None and resp[0] == 11, "the pending commit is answered",
                       11, resp)
                 err = parse_commit_v7(resp[1])
                 check(err == REQUEST_TIMED_OUT, "a commit the ISR never got: REQUEST_TIMED_OUT",
                       kw.err_name(REQUEST_TIMED_OUT), kw.err_name(err))
+                resp = member.recv_frame()
+                check(resp is not None and resp[0] == 12, "the pending SyncGroup is answered",
+                      12, resp)
+                r = kw.Reader(resp[1])
+                r.i32()
+                err = r.i16()
+                check(err == REBALANCE_IN_PROGRESS, "SyncGroup whose group record is not "
+                      "replicated in time: REBALANCE_IN_PROGRESS (storeGroup's REQUEST_TIMED_OUT)",
+                      kw.err_name(REBALANCE_IN_PROGRESS), kw.err_name(err))
             finally:
                 pending.close()
             with b.conn() as conn:
@@ -195,6 +246,12 @@ def case_commit_cached_only_once_replicated():
         finally:
             for f in followers:
                 os.kill(f.proc.pid, signal.SIGCONT)
+
+        def rejoin_and_sync():
+            e, g, _ = join_v5(member, group2, mid)
+            return e == NONE and sync_v3(member, group2, g, mid) == NONE
+        poll("the group is Stable again once the followers are back", rejoin_and_sync, 30)
+        member.close()
         poll("a commit once the followers are back (offset 11) answers NONE",
              lambda: commit(11) == NONE, 30)
         with b.conn() as conn:

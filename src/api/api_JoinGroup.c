@@ -1,7 +1,9 @@
 /*
  * api_JoinGroup: JoinGroup v0-5 through the group coordinator (gc_join). The response
  * is sent when the coordinator calls back: at once for errors and MEMBER_ID_REQUIRED
- * (v4+), or when the rebalance completes. Only the leader gets the member list.
+ * (v4+), when the rebalance completes, or (a static member rejoining a Stable group under
+ * a new member id) once the group record naming it is stored. Only the leader gets the
+ * member list.
  */
 #include "api/api_group_int.h"
 

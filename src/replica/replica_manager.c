@@ -597,8 +597,8 @@ static part_t *sync_partition(rm_t *rm, const mdc_topic_t *t, int32_t partition)
         lc.max_message_bytes != cur->max_message_bytes ||
         lc.index_interval_bytes != cur->index_interval_bytes ||
         lc.index_size_max_bytes != cur->index_size_max_bytes ||
-        lc.log_append_time != cur->log_append_time ||
-        lc.cleanup_compact != cur->cleanup_compact || lc.cleanup_delete != cur->cleanup_delete ||
+        lc.log_append_time != cur->log_append_time || lc.cleanup_compact != cur->cleanup_compact ||
+        lc.cleanup_delete != cur->cleanup_delete ||
         lc.min_cleanable_ratio != cur->min_cleanable_ratio ||
         lc.delete_retention_ms != cur->delete_retention_ms ||
         lc.min_compaction_lag_ms != cur->min_compaction_lag_ms) {

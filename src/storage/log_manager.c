@@ -140,8 +140,8 @@ static void add_log(logmgr_t *m, log_t *log, size_t dir) {
     mgr_entry_t *e = xcalloc(1, sizeof(*e));
     e->log = log;
     e->dir = dir;
-    e->clean_ckpt = ckpt_lookup(m->clean_ckpts, m->nclean_ckpts, log_topic(log),
-                                log_partition(log), 0);
+    e->clean_ckpt =
+        ckpt_lookup(m->clean_ckpts, m->nclean_ckpts, log_topic(log), log_partition(log), 0);
     char *key = log_key(log_topic(log), log_partition(log));
     map_put_str(m->logs, key, e);
     free(key);

@@ -349,6 +349,12 @@ int log_clean(log_t *log, int64_t first_dirty, bool force, log_clean_cb cb, void
 /** True while a cleaning pass of this log is in flight. */
 bool log_cleaning(const log_t *log);
 /**
+ * The cleaner never rewrites a segment holding offsets at or past limit (Kafka cleans
+ * only below the high watermark: a record a new leader would truncate must not have
+ * displaced an older committed value). INT64_MAX (the default) = no limit.
+ */
+void log_set_clean_limit(log_t *log, int64_t limit);
+/**
  * Parses cleanup.policy: "delete", "compact", or both comma-separated ("compact,delete",
  * spaces allowed), as Kafka's list. @returns 0 or STRATA_ECONFIG.
  */
@@ -420,5 +426,12 @@ void logmgr_set_cleaner(logmgr_t *mgr, const logmgr_cleaner_config_t *cfg);
 int64_t logmgr_cleaner_checkpoint(logmgr_t *mgr, const char *topic, int32_t partition);
 /** Cleaning passes completed (swapped in) since open: tests poll it. */
 int64_t logmgr_cleaner_passes(const logmgr_t *mgr);
+/**
+ * Where the cleaner must stop for a log (the partition's high watermark; -1 = do not
+ * clean it now). Called before each look; without it logs are cleaned up to their
+ * active segment.
+ */
+typedef int64_t (*logmgr_clean_limit_fn)(void *arg, const char *topic, int32_t partition);
+void logmgr_set_clean_limit(logmgr_t *mgr, logmgr_clean_limit_fn fn, void *arg);
 
 #endif /* STRATA_STORAGE_H */

@@ -437,7 +437,10 @@ static bool apply_fetch_response(fetcher_t *f, const kp_FetchResponse_t *resp, f
                         len -= (size_t)n;
                         continue;
                     }
-                    break;
+                    if (h.base_offset < leo) {
+                        break;
+                    }
+                    /* base > leo: the leader's cleaner removed [leo, base); keep the gap. */
                 }
                 whole += (size_t)n;
             }

@@ -88,6 +88,16 @@ static void on_watchdog(uv_prepare_t *h) {
     b->wd_skip = false;
 }
 
+/* The cleaner stops at the partition's high watermark (-1: not hosted here now). */
+static int64_t clean_limit(void *arg, const char *topic, int32_t partition) {
+    broker_t *b = arg;
+    part_t *p;
+    if (!b->rm || rm_partition(b->rm, topic, partition, false, &p) != 0) {
+        return -1;
+    }
+    return part_high_watermark(p);
+}
+
 static void on_tick(uv_timer_t *t) {
     broker_t *b = t->data;
     logmgr_tick(b->logmgr);
@@ -281,6 +291,7 @@ static int start(broker_t *b) {
     logmgr_cleaner_config_t lcc = {.enable = b->cfg.log_cleaner_enable,
                                    .backoff_ms = b->cfg.log_cleaner_backoff_ms};
     logmgr_set_cleaner(b->logmgr, &lcc);
+    logmgr_set_clean_limit(b->logmgr, clean_limit, b);
 
     /* Bind first: the advertised port of a port-0 listener is known only afterwards. */
     srv_config_t sc = {

@@ -102,9 +102,22 @@ static int64_t effective_first_dirty(const log_t *log, int64_t first_dirty) {
     return first_dirty;
 }
 
+void log_set_clean_limit(log_t *log, int64_t limit) {
+    log->clean_limit = limit;
+    log->clean_limit_set = true;
+}
+
 /* Index of the first segment at or past the first uncleanable offset. */
 static int uncleanable_index(const log_t *log, int64_t first_dirty) {
     int end = log->nsegs - 1; /* never the active segment */
+    if (log->clean_limit_set) {
+        for (int i = 0; i < end; i++) {
+            if (log->segs[i]->next_offset > log->clean_limit) {
+                end = i; /* holds offsets at or past the high watermark */
+                break;
+            }
+        }
+    }
     if (log->cfg.min_compaction_lag_ms > 0) {
         int64_t now = log_now_ms(log);
         for (int i = 0; i < end; i++) {

@@ -59,6 +59,8 @@ struct logmgr {
     mgr_clean_t *cleaning;
     int64_t cleaner_passes;
     ckpt_entry_t *clean_ckpts; /* read at open, taken by add_log */
+    logmgr_clean_limit_fn clean_limit;
+    void *clean_limit_arg;
     size_t nclean_ckpts;
 };
 
@@ -497,6 +499,11 @@ int64_t logmgr_cleaner_checkpoint(logmgr_t *m, const char *topic, int32_t partit
     return e ? e->clean_ckpt : 0;
 }
 
+void logmgr_set_clean_limit(logmgr_t *m, logmgr_clean_limit_fn fn, void *arg) {
+    m->clean_limit = fn;
+    m->clean_limit_arg = arg;
+}
+
 int64_t logmgr_cleaner_passes(const logmgr_t *m) {
     return m->cleaner_passes;
 }
@@ -540,6 +547,11 @@ static void maybe_clean(logmgr_t *m) {
         const log_config_t *c = log_config(e->log);
         if (!c->cleanup_compact || log_is_offline(e->log) || log_cleaning(e->log)) {
             continue;
+        }
+        if (m->clean_limit) {
+            int64_t lim =
+                m->clean_limit(m->clean_limit_arg, log_topic(e->log), log_partition(e->log));
+            log_set_clean_limit(e->log, lim < 0 ? 0 : lim);
         }
         int64_t end;
         double r = log_cleanable_ratio(e->log, e->clean_ckpt, &end);

@@ -230,6 +230,8 @@ struct log {
     int ndels;
     int capdels;
     struct clean_job *cleaning; /* the cleaning pass in flight (cleaner.c), or NULL */
+    int64_t clean_limit;        /* log_set_clean_limit (the high watermark) */
+    bool clean_limit_set;       /* false: no limit */
 };
 
 static inline seg_t *log_active(const log_t *log) {

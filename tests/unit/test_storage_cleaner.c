@@ -868,6 +868,33 @@ static void test_clean_compressed_batches(void **state) {
     }
 }
 
+static void test_clean_stops_at_high_watermark(void **state) {
+    fixture_t *f = *state;
+    f->cfg.segment_bytes = 100000;
+    open_log(f);
+    fill_updates(f, 8); /* segment 0-7 */
+    assert_int_equal(log_roll(f->log), 0);
+    fill_updates(f, 8); /* segment 8-15 */
+    assert_int_equal(log_roll(f->log), 0);
+    put1(f, "z", "z");
+    /* Offsets from 12 are not committed: the second segment stays as it is. */
+    log_set_clean_limit(f->log, 12);
+    int64_t end;
+    assert_true(log_cleanable_ratio(f->log, 0, &end) > 0.99);
+    assert_int_equal(end, 8);
+    assert_int_equal(clean(f, 0, false), 0);
+    assert_int_equal(f->stats.end_offset, 8);
+    dump_t d;
+    dump_log(f, &d);
+    assert_int_equal(d.n, 4 + 8 + 1);
+    /* Nothing committed at all: nothing to clean. */
+    log_set_clean_limit(f->log, 0);
+    assert_int_equal(log_clean(f->log, 0, true, on_clean, f), 1);
+    log_set_clean_limit(f->log, INT64_MAX);
+    assert_int_equal(clean(f, 8, false), 0);
+    assert_int_equal(f->stats.end_offset, 16);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_clean_keeps_latest_per_key, setup, teardown),
@@ -885,6 +912,7 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_logmgr_cleans_compacted_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_compressed_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_stops_at_high_watermark, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

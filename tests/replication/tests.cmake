@@ -10,4 +10,9 @@ if(TARGET strata-broker AND TARGET strata AND TARGET strata-zkdump AND TARGET st
     set_tests_properties(replication PROPERTIES
                          LABELS "integration;slow" TIMEOUT 600 SKIP_RETURN_CODE 77
                          ENVIRONMENT "STRATA_BROKER=$<TARGET_FILE:strata-broker>;STRATA_CLI=$<TARGET_FILE:strata>;STRATA_ZKDUMP=$<TARGET_FILE:strata-zkdump>;STRATA_REPLPROD=$<TARGET_FILE:strata-replprod>;STRATA_CONFIG=${CMAKE_SOURCE_DIR}/config/server.properties;STRATA_SOURCE_DIR=${CMAKE_SOURCE_DIR};PYTHONDONTWRITEBYTECODE=1")
+    add_test(NAME replication_compaction
+             COMMAND ${STRATA_PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/test_replication_compaction.py)
+    set_tests_properties(replication_compaction PROPERTIES
+                         LABELS "integration;slow" TIMEOUT 600 SKIP_RETURN_CODE 77
+                         ENVIRONMENT "STRATA_BROKER=$<TARGET_FILE:strata-broker>;STRATA_CLI=$<TARGET_FILE:strata>;STRATA_ZKDUMP=$<TARGET_FILE:strata-zkdump>;STRATA_CONFIG=${CMAKE_SOURCE_DIR}/config/server.properties;STRATA_SOURCE_DIR=${CMAKE_SOURCE_DIR};PYTHONDONTWRITEBYTECODE=1")
 endif()

@@ -12,6 +12,7 @@
  * The last line of stdout is a summary:
  *   "sent=N acked=A failed=F elapsed_ms=T records_per_s=R mb_per_s=M p50_ms=.. p99_ms=..
  *    p999_ms=.." (latency from produce() to the delivery report of acknowledged records).
+ * The clock starts once the topic's partition leaders are known (wait_for_leaders).
  * Exit status 0 when the run completed (failed deliveries are reported, not fatal), 2 on
  * usage errors.
  */
@@ -76,6 +77,37 @@ static double pct(double p) {
 static void on_term(int sig) {
     (void)sig;
     stop = 1;
+}
+
+/* Learns the topic's partition leaders before the clock starts. librdkafka's first metadata
+ * request (brokers only, sent on connect) can race the creation of the topic handle; the
+ * topic is then only looked up at the next periodic refresh (topic.metadata.refresh.interval.ms,
+ * 1 s here), and every record produced meanwhile waits for it. That start-up wait is the
+ * client's, not the broker's: it showed up as ~1 s p99 "stalls" in either acks mode. A
+ * metadata request for the topic itself fills librdkafka's cache (bounded: 10 tries). The
+ * handle returned is kept until the end so the topic's state is not dropped and re-learnt. */
+static rd_kafka_topic_t *wait_for_leaders(rd_kafka_t *rk, const char *topic, int32_t partitions) {
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (rkt == NULL) {
+        return NULL;
+    }
+    for (int attempt = 0; attempt < 10 && !stop; attempt++) {
+        const struct rd_kafka_metadata *md = NULL;
+        bool ready = false;
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            ready = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    md->topics[0].partition_cnt >= partitions;
+            for (int i = 0; ready && i < md->topics[0].partition_cnt; i++) {
+                ready = md->topics[0].partitions[i].leader >= 0;
+            }
+            rd_kafka_metadata_destroy(md);
+        }
+        if (ready) {
+            break;
+        }
+        rd_kafka_poll(rk, 200);
+    }
+    return rkt;
 }
 
 static int usage(void) {
@@ -168,6 +200,7 @@ int main(int argc, char **argv) {
     }
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
+    rd_kafka_topic_t *rkt = wait_for_leaders(rk, topic, (int32_t)partitions);
     size_t cap = 1 << 16;
     sent_ns = malloc(cap * sizeof(*sent_ns));
     lat_ms = malloc(cap * sizeof(*lat_ms));
@@ -217,6 +250,9 @@ int main(int argc, char **argv) {
     rd_kafka_flush(rk, 180000);
     int64_t elapsed_ns = now_ns() - start;
     int64_t lost_in_queue = (int64_t)rd_kafka_outq_len(rk);
+    if (rkt) {
+        rd_kafka_topic_destroy(rkt);
+    }
     rd_kafka_destroy(rk);
     if (acked_out) {
         fclose(acked_out);

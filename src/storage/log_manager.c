@@ -36,6 +36,7 @@ typedef struct mgr_entry {
     log_t *log;
     size_t dir;
     int64_t clean_ckpt; /* cleaner-offset-checkpoint: the first dirty offset */
+    int64_t ckpt_start; /* the log start offset the last checkpoint snapshot holds */
 } mgr_entry_t;
 
 /* The cleaning pass in flight (at most one, as one Kafka cleaner thread). */
@@ -433,6 +434,7 @@ static ckpt_job_t *snapshot(logmgr_t *m) {
             so->entries[so->n].topic = xstrdup(log_topic(e->log));
             so->entries[so->n].partition = log_partition(e->log);
             so->entries[so->n++].offset = log_start_offset(e->log);
+            e->ckpt_start = log_start_offset(e->log);
             if (log_config(e->log)->cleanup_compact && e->clean_ckpt > 0) {
                 cc->entries[cc->n].topic = xstrdup(log_topic(e->log));
                 cc->entries[cc->n].partition = log_partition(e->log);
@@ -608,6 +610,9 @@ void logmgr_tick(logmgr_t *m) {
         mgr_entry_t *e = v;
         if (m->dirs[e->dir].offline && !log_is_offline(e->log)) {
             e->log->offline = true;
+        }
+        if (log_start_offset(e->log) != e->ckpt_start) {
+            m->ckpt_dirty = true; /* log_advance_start_offset, truncation: checkpoint it now */
         }
     }
     logmgr_foreach(m, tick_log, m);

@@ -82,6 +82,7 @@ typedef struct broker_cfg {
     int32_t offsets_topic_replication_factor;
     int32_t offsets_topic_segment_bytes;
     int32_t offsets_retention_minutes;
+    int32_t offsets_commit_timeout_ms;
     int32_t group_initial_rebalance_delay_ms;
     int32_t group_min_session_timeout_ms;
     int32_t group_max_session_timeout_ms;

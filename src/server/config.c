@@ -135,6 +135,8 @@ const cfg_def_t cfg_broker_defs[] = {
      I32MAX, "segment.bytes of __consumer_offsets (set when the topic is created)"},
     {"offsets.retention.minutes", CFG_INT32, F(offsets_retention_minutes), "10080", 1, I32MAX,
      "Committed offsets of empty groups are kept this long"},
+    {"offsets.commit.timeout.ms", CFG_INT32, F(offsets_commit_timeout_ms), "5000", 1, I32MAX,
+     "An offset commit or group record waits this long for every in-sync replica"},
     {"group.initial.rebalance.delay.ms", CFG_INT32, F(group_initial_rebalance_delay_ms), "3000", 0,
      I32MAX, "Delay of the first rebalance of a new group"},
     {"group.min.session.timeout.ms", CFG_INT32, F(group_min_session_timeout_ms), "6000", 0, I32MAX,

@@ -390,6 +390,7 @@ static int start(broker_t *b) {
     gcfg.gc.offsets_topic_replication_factor = (int16_t)b->cfg.offsets_topic_replication_factor;
     gcfg.gc.offsets_retention_ms = (int64_t)b->cfg.offsets_retention_minutes * 60000;
     gcfg.gc.offsets_topic_segment_bytes = b->cfg.offsets_topic_segment_bytes;
+    gcfg.gc.offsets_commit_timeout_ms = b->cfg.offsets_commit_timeout_ms;
     gcfg.gc.group_initial_rebalance_delay_ms = b->cfg.group_initial_rebalance_delay_ms;
     gcfg.gc.group_min_session_timeout_ms = b->cfg.group_min_session_timeout_ms;
     gcfg.gc.group_max_session_timeout_ms = b->cfg.group_max_session_timeout_ms;

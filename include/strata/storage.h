@@ -310,6 +310,11 @@ int log_flush_sync(log_t *log);
 
 /* ---------------------------------------------------------------- cleaner (compaction) */
 
+/* Result codes of the log beyond STRATA_E* (outside its reserved range). */
+enum {
+    LOG_ENO_KEY = -29900 /* a record without a key for a compacted log (Kafka INVALID_RECORD) */
+};
+
 /* What one cleaning pass did (src/storage/cleaner.c). */
 typedef struct log_clean_stats {
     int64_t first_dirty;   /* the cleaner checkpoint the pass started from */

@@ -101,6 +101,8 @@ int16_t api_kafka_error(int rc) {
         return KP_ERR_KAFKA_STORAGE_ERROR;
     case STRATA_EINVAL:
         return KP_ERR_INVALID_REQUEST;
+    case LOG_ENO_KEY: /* a keyless record for a compacted topic */
+        return KP_ERR_INVALID_RECORD;
     default:
         return KP_ERR_UNKNOWN_SERVER_ERROR;
     }

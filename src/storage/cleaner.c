@@ -366,6 +366,40 @@ static int batch_records(const clean_job_t *job, const uint8_t *b, const rb_head
                              rec_len);
 }
 
+int log_check_keys(const log_t *log, const uint8_t *data, size_t len) {
+    size_t pos = 0;
+    buf_t plain = BUF_INIT;
+    int rc = 0;
+    while (pos < len && rc == 0) {
+        rb_header_t h;
+        rb_read_header(data + pos, &h);
+        size_t total = (size_t)h.length + 12;
+        const uint8_t *p;
+        size_t n;
+        if ((h.attributes & RB_ATTR_CONTROL) == 0 &&
+            rbc_batch_records(data + pos, total, rbc_limit(log->cfg.max_message_bytes), &plain, &p,
+                              &n) == 0) {
+            const uint8_t *end = p + n;
+            for (int32_t i = 0; i < h.record_count && rc == 0; i++) {
+                rec_t r;
+                if (!next_record(&p, end, h.base_offset, &r)) {
+                    break; /* unparsable records are not this check's business */
+                }
+                if (!r.key) {
+                    rc = LOG_ENO_KEY;
+                }
+            }
+        }
+        pos += total;
+    }
+    buf_destroy(&plain);
+    if (rc != 0) {
+        slog_debug("[Log partition=%s-%d] rejected a record without a key: the log is compacted",
+                   log->topic, log->partition);
+    }
+    return rc;
+}
+
 /* ---------------------------------------------------------------- work (worker) */
 
 /* Calls fn for every batch of src (whole batch bytes), stopping at the first error. */

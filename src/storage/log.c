@@ -342,6 +342,9 @@ int log_append(log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
     if (rc != 0) {
         return rc;
     }
+    if (log->cfg.cleanup_compact && (rc = log_check_keys(log, data, len)) != 0) {
+        return rc;
+    }
     int64_t now = log_now_ms(log);
     if ((rc = maybe_roll(log, data, len, nb, nr, now)) != 0) {
         return rc;

@@ -99,6 +99,13 @@ def case_compacted_topic_keeps_latest_per_key():
         for k, v, _o in recs:
             last[k] = v
         check(last == latest, "the latest value of every key is read", latest, last)
+        # A record without a key is refused (INVALID_RECORD), as Kafka does.
+        rc, _out, err = h.run(["kcat", "-P", "-b", b.bootstrap, "-t", "kv", "-p", "0",
+                               "-X", "message.send.max.retries=0"], b"keyless\n")
+        check(rc != 0 or "invalid record" in err.lower(), "kcat -P of a keyless record fails",
+              "Broker: Invalid record", "rc %d: %s" % (rc, err[-300:]))
+        check(b"keyless" not in b"".join(h.kcat_consume(b, "kv", partition=0, fmt="%s\\n")),
+              "the keyless record is not in the log", "absent", "present")
         # A consumer starting at a removed offset gets the next record.
         if ckpt > 1:
             first = min(o for _k, _v, o in recs)

@@ -147,7 +147,7 @@ void api_handle_Produce(api_call_t *call) {
                            rq->acks, &info);
             if (rc != 0) {
                 pr->error_code = api_kafka_error(rc);
-                if (rc != STRATA_ECORRUPT && rc != STRATA_ETOO_LARGE &&
+                if (rc != STRATA_ECORRUPT && rc != STRATA_ETOO_LARGE && rc != LOG_ENO_KEY &&
                     rc != RM_ENOT_ENOUGH_REPLICAS) { /* issue 6: an answer, not a fault */
                     slog_warn("[Partition %s-%d] produce from %s failed: %s", td->name,
                               (int)pd->index, call->req->peer, strata_strerror(rc));

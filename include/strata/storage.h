@@ -190,6 +190,44 @@ int rbc_batch_recode(const uint8_t *batch, size_t len, int codec, size_t max_out
 int rbc_find_record_by_time(const uint8_t *batch, size_t len, int64_t ts, size_t max_out,
                             buf_t *scratch, int64_t *offset_out, int64_t *ts_out);
 
+/* ---------------------------------------------------------------- legacy message sets */
+
+/*
+ * Produce v0-2 carry legacy MessageSets (magic 0 and 1). Like Kafka's LogValidator, the
+ * broker up-converts them to one magic-2 batch before the normal append
+ * (legacy_records.c, pure).
+ */
+
+/* Why lr_convert refused a message set (tests and debug logs want the reason). */
+typedef enum lr_status {
+    LR_OK = 0,
+    LR_TRUNCATED,     /* a message (or the set's tail) shorter than it claims */
+    LR_EMPTY,         /* no message at all, or a compressed wrapper with none inside */
+    LR_BAD_SIZE,      /* message_size / key / value lengths inconsistent */
+    LR_BAD_MAGIC,     /* magic not 0/1, or an inner magic != its wrapper's */
+    LR_BAD_CRC,       /* CRC-32 (IEEE) mismatch */
+    LR_NESTED,        /* a compressed message inside a compressed wrapper, or a null wrapper */
+    LR_BAD_CODEC,     /* codec 5-7 */
+    LR_ZSTD,          /* zstd with magic < 2 (Kafka: UNSUPPORTED_COMPRESSION_TYPE) */
+    LR_TOO_LARGE,     /* decompressed or converted size over max_out */
+    LR_BAD_COMPRESSED /* the wrapper's value does not decompress */
+} lr_status_t;
+
+/** true when data starts with a legacy message (magic byte 0 or 1 at offset 16). */
+bool lr_is_legacy(const uint8_t *data, size_t len);
+/**
+ * Appends to out one magic-2 batch holding every message of the legacy set at
+ * set[0..len) (wrappers flattened): base offset 0, leader epoch -1, producer id -1,
+ * CreateTime, keys and values as sent, timestamps as sent (magic 0: -1; a magic-1 inner
+ * message under a LogAppendTime wrapper: the wrapper's). Compressed with the codec of the
+ * last compressed wrapper (Kafka's compression.type=producer), else uncompressed. Every
+ * message's CRC is checked; decompression and output are bounded by max_out. Nothing is
+ * appended on failure. @returns 0, STRATA_ECORRUPT, STRATA_ETOO_LARGE or STRATA_EINVAL
+ * (codec: LR_BAD_CODEC / LR_ZSTD); *why (may be NULL) says which.
+ */
+int lr_convert(const uint8_t *set, size_t len, size_t max_out, buf_t *out, lr_status_t *why);
+const char *lr_status_str(lr_status_t st);
+
 /* ---------------------------------------------------------------- the log */
 
 typedef struct log log_t;

@@ -915,6 +915,48 @@ static void test_clean_stops_at_high_watermark(void **state) {
     assert_int_equal(f->stats.end_offset, 16);
 }
 
+static void write_file(fixture_t *f, const char *name, const char *text) {
+    char *p = xasprintf("%s/t-0/%s", f->dir, name);
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    free(p);
+}
+
+static void test_recovery_removes_unfinished_cleaning(void **state) {
+    fixture_t *f = *state;
+    open_log(f);
+    fill_updates(f, 40);
+    assert_int_equal(log_roll(f->log), 0);
+    put1(f, "x", "y");
+    log_close(f->log);
+    f->log = NULL;
+    /* A crash while the worker wrote, and one between the index and log renames. */
+    write_file(f, "00000000000000000000.log.cleaned", "garbage");
+    write_file(f, "00000000000000000000.index.cleaned", "garbage");
+    write_file(f, "00000000000000000005.index.swap", "garbage");
+    write_file(f, "00000000000000000005.timeindex.swap", "garbage");
+    open_log(f);
+    assert_int_equal(count_files(f, ".cleaned"), 0);
+    assert_int_equal(count_files(f, ".swap"), 0);
+    dump_t d;
+    dump_log(f, &d);
+    assert_int_equal(d.n, 41);
+    /* An empty .log.swap (all records removed) still replaces the segments it covers
+     * only: nothing past its own base, so the log is whole. */
+    log_close(f->log);
+    f->log = NULL;
+    write_file(f, "00000000000000000005.log.swap", "");
+    open_log(f);
+    assert_int_equal(count_files(f, ".swap"), 0);
+    dump_log(f, &d);
+    assert_null(find_offset(&d, 5)); /* segment 5's content was replaced by the empty swap */
+    assert_non_null(find_offset(&d, 4));
+    assert_non_null(find_offset(&d, 10));
+    assert_int_equal(log_end_offset(f->log), 41);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_clean_keeps_latest_per_key, setup, teardown),
@@ -933,6 +975,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_logmgr_cleans_compacted_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_compressed_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_stops_at_high_watermark, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_removes_unfinished_cleaning, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -215,12 +215,28 @@ static void send_request(fetcher_t *f, int16_t api, int16_t version, const void 
         return;
     }
     kp_wr_patch_i32(&wr, size_off, (int32_t)(wr.buf.len - 4));
+    f->inflight_api = api;
+    /* Straight to the socket when it takes the whole request (the usual case): uv_write
+     * would also re-arm the socket's epoll registration (one epoll_ctl per fetch) and defer
+     * its callback to the next loop iteration. */
+    uv_buf_t b = uv_buf_init((char *)wr.buf.data, (unsigned)wr.buf.len);
+    int n = uv_try_write((uv_stream_t *)&f->tcp, &b, 1);
+    if (n == (int)wr.buf.len) {
+        kp_wr_destroy(&wr);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        kp_wr_destroy(&wr);
+        f->inflight_api = -1;
+        drop_connection(f, "write failed");
+        return;
+    }
+    size_t done = n > 0 ? (size_t)n : 0; /* the rest goes through uv_write, in order */
     wreq_t *r = xcalloc(1, sizeof(*r));
     r->data = wr.buf;
     wr.buf = (buf_t)BUF_INIT;
     kp_wr_destroy(&wr);
-    uv_buf_t b = uv_buf_init((char *)r->data.data, (unsigned)r->data.len);
-    f->inflight_api = api;
+    b = uv_buf_init((char *)r->data.data + done, (unsigned)(r->data.len - done));
     if (uv_write(&r->w, (uv_stream_t *)&f->tcp, &b, 1, on_written) != 0) {
         buf_destroy(&r->data);
         free(r);

@@ -304,7 +304,19 @@ static void flush(conn_t *c) {
                     cnt++;
                 }
             }
-            n = writev(c->fd, iov, cnt);
+            if (stop) {
+                /* File data follows at once (sendfile below): MSG_MORE lets the kernel put
+                 * these bytes into the same TCP segment as the file's, so a small Fetch
+                 * response (a follower's, per produce) is one packet and one wake-up of
+                 * the peer instead of two. */
+                struct msghdr msg;
+                memset(&msg, 0, sizeof(msg));
+                msg.msg_iov = iov;
+                msg.msg_iovlen = (size_t)cnt;
+                n = sendmsg(c->fd, &msg, MSG_MORE | MSG_NOSIGNAL);
+            } else {
+                n = writev(c->fd, iov, cnt);
+            }
         }
         if (n < 0) {
             if (errno == EINTR) {

@@ -84,17 +84,19 @@ static void on_term(int sig) {
  * topic is then only looked up at the next periodic refresh (topic.metadata.refresh.interval.ms,
  * 1 s here), and every record produced meanwhile waits for it. That start-up wait is the
  * client's, not the broker's: it showed up as ~1 s p99 "stalls" in either acks mode. A
- * metadata request for the topic itself fills librdkafka's cache (bounded: 10 tries). The
- * handle returned is kept until the end so the topic's state is not dropped and re-learnt. */
+ * metadata request for the topic itself fills librdkafka's cache (bounded: 10 s, then it
+ * goes on regardless). The handle returned is kept until the end so the topic's state is
+ * not dropped and re-learnt. */
 static rd_kafka_topic_t *wait_for_leaders(rd_kafka_t *rk, const char *topic, int32_t partitions) {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (rkt == NULL) {
         return NULL;
     }
-    for (int attempt = 0; attempt < 10 && !stop; attempt++) {
+    int64_t deadline = now_ns() + 10 * 1000000000LL;
+    while (!stop && now_ns() < deadline) {
         const struct rd_kafka_metadata *md = NULL;
         bool ready = false;
-        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             ready = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
                     md->topics[0].partition_cnt >= partitions;
             for (int i = 0; ready && i < md->topics[0].partition_cnt; i++) {

@@ -284,7 +284,8 @@ int log_clean(log_t *log, int64_t first_dirty, bool force, log_clean_cb cb, void
     job->now = log_now_ms(log);
     job->dirty_end = dirty_end;
     job->stats.first_dirty = first_dirty;
-    job->stats.end_offset = dirty_end;
+    /* A checkpoint past what is cleanable now (the high watermark went back) stays. */
+    job->stats.end_offset = dirty_end > first_dirty ? dirty_end : first_dirty;
     job->cb = cb;
     job->arg = arg;
     log->cleaning = job;
@@ -409,7 +410,7 @@ typedef int (*batch_fn)(clean_job_t *job, const clean_src_t *src, const uint8_t 
 static int walk_batches(clean_job_t *job, const clean_src_t *src, bool headers_only, batch_fn fn,
                         void *arg) {
     seg_reader_t r;
-    seg_reader_init(&r, src->seg->fd, src->seg->log_path, src->size);
+    seg_reader_init(&r, src->seg->fd, NULL, src->size); /* the path may be renamed */
     int64_t pos = 0;
     int rc = 0;
     while (pos < src->size) {

@@ -1,5 +1,6 @@
 /*
- * produce: Produce v3-7 (advertised range from proto). Each partition is appended on
+ * produce: Produce v0-7 (advertised range from proto; v0-2 legacy MessageSets are
+ * up-converted to a v2 batch first, legacy_records). Each partition is appended on
  * its own: a bad batch (CRC: CORRUPT_MESSAGE, size: MESSAGE_TOO_LARGE), an illegal
  * topic name (INVALID_TOPIC_EXCEPTION), an unknown partition
  * (UNKNOWN_TOPIC_OR_PARTITION; Produce never auto-creates) or another leader
@@ -81,6 +82,41 @@ static void dp_cancel(api_req_t *req) {
     purg_cancel(d->op);
 }
 
+/*
+ * Produce v0-2 carry legacy MessageSets (magic 0/1): up-converted to one v2 batch in the
+ * call's arena (lr_convert; Kafka's LogValidator), which then takes the normal append
+ * path. A v0-2 request holding a v2 batch passes as it is. v3+ allow only magic 2:
+ * INVALID_RECORD, as Kafka's ProduceRequest.validateRecords. @returns a Kafka error code.
+ */
+static int16_t legacy_records(api_call_t *call, const char *topic, int32_t partition, part_t *p,
+                              uint8_t **data, size_t *len) {
+    if (!lr_is_legacy(*data, *len)) {
+        return KP_ERR_NONE;
+    }
+    if (call->version >= 3) {
+        return KP_ERR_INVALID_RECORD;
+    }
+    log_t *lg = part_log(p);
+    int32_t max_message_bytes = lg ? log_config(lg)->max_message_bytes : 1048588;
+    buf_t conv = BUF_INIT;
+    lr_status_t why = LR_OK;
+    int rc = lr_convert(*data, *len, rbc_limit(max_message_bytes), &conv, &why);
+    if (rc != 0) {
+        buf_destroy(&conv);
+        slog_debug("[Partition %s-%d] legacy message set from %s refused: %s", topic,
+                   (int)partition, call->req->peer, lr_status_str(why));
+        if (why == LR_ZSTD) {
+            return KP_ERR_UNSUPPORTED_COMPRESSION_TYPE;
+        }
+        return rc == STRATA_ETOO_LARGE ? KP_ERR_MESSAGE_TOO_LARGE : KP_ERR_CORRUPT_MESSAGE;
+    }
+    *data = api_alloc(call, conv.len);
+    memcpy(*data, conv.data, conv.len);
+    *len = conv.len;
+    buf_destroy(&conv);
+    return KP_ERR_NONE;
+}
+
 void api_handle_Produce(api_call_t *call) {
     const kp_ProduceRequest_t *rq = call->body;
     api_ctx_t *ctx = call->ctx;
@@ -141,10 +177,16 @@ void api_handle_Produce(api_call_t *call) {
                 pr->error_code = KP_ERR_CORRUPT_MESSAGE;
                 continue;
             }
+            uint8_t *data = (uint8_t *)pd->records.data;
+            size_t len = (size_t)pd->records.len;
+            int16_t lerr = legacy_records(call, td->name, pd->index, p, &data, &len);
+            if (lerr != KP_ERR_NONE) {
+                pr->error_code = lerr;
+                continue;
+            }
             log_append_info_t info;
             memset(&info, 0, sizeof(info));
-            rc = rm_append(ctx->rm, p, (uint8_t *)pd->records.data, (size_t)pd->records.len,
-                           rq->acks, &info);
+            rc = rm_append(ctx->rm, p, data, len, rq->acks, &info);
             if (rc != 0) {
                 pr->error_code = api_kafka_error(rc);
                 if (rc != STRATA_ECORRUPT && rc != STRATA_ETOO_LARGE && rc != LOG_ENO_KEY &&

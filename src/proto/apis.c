@@ -11,7 +11,7 @@
 #include "strata/proto.h"
 
 static const kp_supported_api_t supported[] = {
-    {KP_API_Produce, 3, 7, KP_SUPPORT_BASE},          /* must contain 3 (MsgVer2) and 7 (ZSTD) */
+    {KP_API_Produce, 0, 7, KP_SUPPORT_BASE},          /* 0 (rdk codecs), 3 (MsgVer2), 7 (ZSTD) */
     {KP_API_Fetch, 4, 11, KP_SUPPORT_BASE},           /* must contain 4 and 10 */
     {KP_API_ListOffsets, 1, 3, KP_SUPPORT_BASE},      /* rdk 2, kjs 3 */
     {KP_API_Metadata, 1, 12, KP_SUPPORT_BASE},        /* rdk 4, kjs 6, strata cli 12 */

@@ -7,9 +7,9 @@
 - kcat -z zstd produces a zstd batch: it is stored compressed (checked in the segment file), read
   back intact, and kcat -Q finds its records.
 
-Why only zstd from kcat: librdkafka <= 2.11 (Debian 12 ships 2.0.2) sends gzip, snappy and lz4
-uncompressed to a broker whose Produce versions do not start at 0, and Strata advertises Produce
-3..7; the storage unit tests cover every codec (tests/unit/test_storage_compression.c).
+kcat -z gzip|snappy|lz4 are in test_legacy_produce.py: librdkafka 2.0.2 compresses with them only
+when the broker advertises Produce v0, which Strata does since it implements v0-2; the storage
+unit tests cover every codec (tests/unit/test_storage_compression.c).
 """
 
 import glob

@@ -141,7 +141,7 @@ static void test_api_unknown_or_garbled_closes(void **state) {
     assert_non_null(strstr(req.close_reason, "unsupported"));
     finish(&req);
 
-    run(&req, &d, KP_API_Produce, 2, NULL, 0, false); /* below the advertised range */
+    run(&req, &d, KP_API_Fetch, 3, NULL, 0, false); /* below the advertised range */
     assert_int_equal(req.status, API_CLOSE);
     finish(&req);
 

@@ -1,7 +1,8 @@
 /* Tests for legacy_records.c: legacy MessageSets (magic 0 and 1, plain and compressed
  * wrappers) up-convert to one valid v2 batch with byte-exact records; bad CRCs, truncated
  * messages, inconsistent sizes, nested compression, magic mismatches, zstd/unknown codecs
- * and oversized (decompression bomb) sets are refused with nothing appended. */
+ * and oversized (decompression bomb) sets are refused with nothing appended; random
+ * mutations never crash. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -388,6 +389,55 @@ static void test_lr_oversized_refused(void **state) {
     buf_destroy(&out);
 }
 
+/* Random byte changes never crash; with the outer CRC fixed up they reach the wrapper's
+ * compressed value and the inner messages. Whatever converts is a valid v2 batch. */
+static void test_lr_mutations_never_crash(void **state) {
+    (void)state;
+    buf_t inner = BUF_INIT, set = BUF_INIT, mut = BUF_INIT, out = BUF_INIT;
+    for (int i = 0; i < 6; i++) {
+        msgs(&inner, i, 1, 0, 100 + i, i % 2 ? "key" : NULL, "some value bytes");
+    }
+    uint32_t x = 12345;
+    for (int codec = RBC_NONE; codec <= RBC_LZ4; codec++) {
+        buf_reset(&set);
+        if (codec == RBC_NONE) {
+            buf_append(&set, inner.data, inner.len);
+        } else {
+            wrapper(&set, 1, codec, 0, 200, &inner);
+        }
+        for (int it = 0; it < 3000; it++) {
+            buf_reset(&mut);
+            buf_append(&mut, set.data, set.len);
+            int flips = 1 + it % 4;
+            for (int f = 0; f < flips; f++) {
+                x = x * 1103515245u + 12345u;
+                size_t at = (x >> 8) % mut.len;
+                x = x * 1103515245u + 12345u;
+                mut.data[at] = (uint8_t)(x >> 16);
+            }
+            if (codec != RBC_NONE && it % 2 == 0) { /* one outer message: fix its CRC */
+                uint32_t size = be32_get(mut.data + 8);
+                if (size >= 4 && size <= mut.len - 12) {
+                    be32_put(mut.data + 12, (uint32_t)crc32(0L, mut.data + 16, (uInt)(size - 4)));
+                }
+            }
+            buf_reset(&out);
+            lr_status_t why;
+            int rc = lr_convert(mut.data, mut.len, 1 << 20, &out, &why);
+            if (rc == 0) {
+                assert_int_equal(rb_validate(out.data, out.len, NULL, NULL), (long)out.len);
+            } else {
+                assert_int_equal(out.len, 0);
+                assert_true(why != LR_OK);
+            }
+        }
+    }
+    buf_destroy(&inner);
+    buf_destroy(&set);
+    buf_destroy(&mut);
+    buf_destroy(&out);
+}
+
 static void test_lr_is_legacy(void **state) {
     (void)state;
     uint8_t b[20];
@@ -416,6 +466,7 @@ int main(void) {
         cmocka_unit_test(test_lr_truncated_and_bad_sizes),
         cmocka_unit_test(test_lr_structure_refused),
         cmocka_unit_test(test_lr_oversized_refused),
+        cmocka_unit_test(test_lr_mutations_never_crash),
         cmocka_unit_test(test_lr_is_legacy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

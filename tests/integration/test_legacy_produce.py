@@ -4,6 +4,9 @@
 - librdkafka 2.0.2 (kcat) compresses with gzip, snappy or lz4 only when the broker advertises
   Produce v0: kcat -z gzip|snappy|lz4 batches are stored compressed with that codec (attributes
   read from the segment file) and kcat -C reads every message back.
+- librdkafka made to believe the broker is 0.10.0 (api.version.request=false) sends Produce v2
+  with its own magic-1 gzip, snappy and lz4 wrappers: stored as v2 batches of that codec, read
+  back intact.
 - Hand-built requests over a raw socket: Produce v0 with a magic-0 set, v1 with a magic-1 set and
   v2 with a gzip wrapper of magic-1 messages are up-converted to v2 batches (gzip stays gzip) at
   the next offsets; kcat reads keys, values and magic-1 timestamps back.
@@ -120,6 +123,31 @@ def case_kcat_gzip_snappy_lz4_stored_compressed():
                   "%d messages" % len(want), got[:3] + [b"..."] + got[-2:])
 
 
+def case_librdkafka_legacy_producer_wrappers():
+    """librdkafka told the broker is 0.10.0 (no ApiVersions request) produces with Produce v2 and
+    magic-1 compressed wrappers: its own gzip, snappy and lz4 framing goes through the
+    up-conversion and is stored as v2 batches of the same codec."""
+    with h.Broker(name="rdklegacy") as b:
+        for codec in ("gzip", "snappy", "lz4"):
+            topic = "rl-" + codec
+            b.create_topic(topic, 1)
+            sent = [b"legacy-%s-%03d-%s" % (codec.encode(), i, b"q" * (i % 23)) for i in range(150)]
+            h.kcat_produce(b, topic, sent, partition=0,
+                           extra=("-z", codec, "-X", "api.version.request=false",
+                                  "-X", "broker.version.fallback=0.10.0", "-X", "linger.ms=100",
+                                  "-X", "batch.num.messages=100000"))
+            bs = batches(b.data_dir, topic)
+            check(bs and all(m == 2 and c == CODECS[codec] for _o, _n, m, c in bs),
+                  "librdkafka's magic-1 %s wrappers stored as %s v2 batches" % (codec, codec),
+                  CODECS[codec], bs)
+            check(any(n > 1 for _o, n, _m, _c in bs), "a %s batch holds several records" % codec,
+                  "> 1", bs)
+            got = h.kcat_consume(b, topic, partition=0, fmt="%o %s\\n")
+            want = [b"%d %s" % (i, v) for i, v in enumerate(sent)]
+            check(got == want, "kcat -C reads every legacy %s message back" % codec,
+                  "%d messages" % len(want), got[:3] + [b"..."] + got[-2:])
+
+
 def case_raw_produce_v0_v1_v2_read_back():
     with h.Broker(name="legacyraw") as b:
         b.create_topic("leg", 1)
@@ -185,6 +213,7 @@ def case_legacy_refusals():
 
 CASES = [
     ("kcat_gzip_snappy_lz4_stored_compressed", case_kcat_gzip_snappy_lz4_stored_compressed),
+    ("librdkafka_legacy_producer_wrappers", case_librdkafka_legacy_producer_wrappers),
     ("raw_produce_v0_v1_v2_read_back", case_raw_produce_v0_v1_v2_read_back),
     ("legacy_refusals", case_legacy_refusals),
 ]

@@ -85,12 +85,18 @@ static void dp_cancel(api_req_t *req) {
 /*
  * Produce v0-2 carry legacy MessageSets (magic 0/1): up-converted to one v2 batch in the
  * call's arena (lr_convert; Kafka's LogValidator), which then takes the normal append
- * path. A v0-2 request holding a v2 batch passes as it is. v3+ allow only magic 2:
- * INVALID_RECORD, as Kafka's ProduceRequest.validateRecords. @returns a Kafka error code.
+ * path. A v0-2 request holding a v2 batch passes as it is. As Kafka's
+ * ProduceRequest.validateRecords: v3+ allow only magic 2 (INVALID_RECORD), zstd needs v7
+ * (UNSUPPORTED_COMPRESSION_TYPE). @returns a Kafka error code.
  */
 static int16_t legacy_records(api_call_t *call, const char *topic, int32_t partition, part_t *p,
                               uint8_t **data, size_t *len) {
     if (!lr_is_legacy(*data, *len)) {
+        /* zstd needs Produce v7 (Kafka's validateRecords), whatever the batch holds */
+        if (call->version < 7 && *len >= RB_HEADER_SIZE && (*data)[RB_OFF_MAGIC] == 2 &&
+            (be16_get(*data + RB_OFF_ATTRIBUTES) & RB_ATTR_COMPRESSION) == RBC_ZSTD) {
+            return KP_ERR_UNSUPPORTED_COMPRESSION_TYPE;
+        }
         return KP_ERR_NONE;
     }
     if (call->version >= 3) {

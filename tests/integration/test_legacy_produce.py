@@ -11,8 +11,9 @@
   v2 with a gzip wrapper of magic-1 messages are up-converted to v2 batches (gzip stays gzip) at
   the next offsets; kcat reads keys, values and magic-1 timestamps back.
 - Refusals per partition: a bad CRC is CORRUPT_MESSAGE and nothing is written, zstd in a legacy
-  wrapper UNSUPPORTED_COMPRESSION_TYPE, a legacy set in Produce v7 INVALID_RECORD (as Kafka's
-  ProduceRequest.validateRecords); the broker still serves kcat afterwards.
+  wrapper or a zstd v2 batch below Produce v7 UNSUPPORTED_COMPRESSION_TYPE, a legacy set in
+  Produce v7 INVALID_RECORD (as Kafka's ProduceRequest.validateRecords); the broker still serves
+  kcat afterwards.
 """
 
 import glob
@@ -204,6 +205,19 @@ def case_legacy_refusals():
                 -1, 10000, [("bad", [(0, good)])])))
         check(res[("bad", 0)][0] == INVALID_RECORD, "a legacy set in Produce v7: INVALID_RECORD",
               "INVALID_RECORD(87)", kw.err_name(res[("bad", 0)][0]))
+        # A v2 batch flagged zstd needs Produce v7 (Kafka's validateRecords).
+        zb = bytearray(kw.record_batch([(None, b"zstd?")]))
+        zb[22] = (zb[22] & ~7) | CODECS["zstd"]
+        zb[17:21] = struct.pack(">I", kw.crc32c(bytes(zb[21:])))
+        for version in (2, 5, 6):  # (parse_produce_v7 reads v5+ responses)
+            with b.conn() as c:
+                body = produce_legacy(version, [("bad", [(0, bytes(zb))])]) if version < 3 else \
+                    kw.produce_v7(-1, 10000, [("bad", [(0, bytes(zb))])])
+                raw = c.call(kw.API_PRODUCE, version, body)
+            err = (parse_produce_legacy(version, raw) if version < 3
+                   else kw.parse_produce_v7(raw)[0])[("bad", 0)][0]
+            check(err == UNSUPPORTED_COMPRESSION_TYPE, "a zstd v2 batch in Produce v%d" % version,
+                  "UNSUPPORTED_COMPRESSION_TYPE(76)", kw.err_name(err))
         check(b.latest_offset("bad", 0) == 1, "nothing written by the refused requests", 1,
               b.latest_offset("bad", 0))
         got = h.kcat_consume(b, "bad", partition=0, fmt="%o|%k|%s\\n")

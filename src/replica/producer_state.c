@@ -12,7 +12,8 @@
  *     hash lookups of the usual request (one producer writing): check + update.
  *  4. At most one periodic snapshot write in flight on the thread pool (snap); the
  *     job owns its bytes and path and touches the pst only through snap->owner, which
- *     pst_free clears.
+ *     pst_free clears; pst_free also cancels the job's rename (under its lock), so no
+ *     snapshot of a freed state (truncated, removed) appears after the free.
  */
 #include "strata/producer_state.h"
 
@@ -572,12 +573,28 @@ struct snap_job {
     int64_t offset;
     buf_t bytes;
     int rc;
+    uv_mutex_t lock; /* orders the worker's rename against snap_detach */
+    bool cancelled;  /* under lock: the state was freed, its snapshot must not appear */
 };
 
 static void snap_work(uv_work_t *w) {
     snap_job_t *j = w->data;
     char *path = snapshot_path(j->dir, j->offset);
-    j->rc = write_nosync(path, j->bytes.data, j->bytes.len);
+    char *tmp = xasprintf("%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    j->rc = fd < 0 ? -errno : fs_write_all(fd, j->bytes.data, j->bytes.len);
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (j->rc == 0) {
+        uv_mutex_lock(&j->lock);
+        j->rc = j->cancelled ? -ECANCELED : fs_rename(tmp, path);
+        uv_mutex_unlock(&j->lock);
+    }
+    if (j->rc != 0) {
+        (void)fs_unlink(tmp);
+    }
+    free(tmp);
     free(path);
     if (j->rc < 0) {
         return;
@@ -599,10 +616,11 @@ static void snap_after(uv_work_t *w, int status) {
     if (j->owner) {
         j->owner->snap = NULL;
     }
-    if (status == 0 && j->rc < 0) {
+    if (status == 0 && j->rc < 0 && j->rc != -ECANCELED) {
         slog_warn("[ProducerState partition=%s] write %s/%020" PRId64 SNAP_SUFFIX ": %s", j->name,
                   j->dir, j->offset, strata_strerror(j->rc));
     }
+    uv_mutex_destroy(&j->lock);
     buf_destroy(&j->bytes);
     free(j->name);
     free(j->dir);
@@ -611,6 +629,11 @@ static void snap_after(uv_work_t *w, int status) {
 
 static void snap_detach(pst_t *s) {
     if (s->snap) {
+        /* The state goes (truncation, partition removed): a snapshot of it written
+         * after this would be loaded past the truncation point. */
+        uv_mutex_lock(&s->snap->lock);
+        s->snap->cancelled = true;
+        uv_mutex_unlock(&s->snap->lock);
         s->snap->owner = NULL;
         s->snap = NULL;
     }
@@ -639,6 +662,7 @@ void pst_maybe_snapshot(pst_t *s, log_t *log) {
     j->name = xstrdup(s->name);
     j->dir = xstrdup(log_dir_path(log));
     j->offset = s->map_end_offset;
+    (void)uv_mutex_init(&j->lock);
     pst_snapshot_encode(s, &j->bytes);
     if (uv_queue_work(s->loop, &j->work, snap_work, snap_after) != 0) {
         j->owner = NULL;

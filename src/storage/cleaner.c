@@ -334,8 +334,11 @@ static bool next_record(const uint8_t **p, const uint8_t *end, int64_t base_offs
         return false;
     }
     const uint8_t *q = *p + 1, *rend = *p + len; /* skip the attributes byte */
+    /* The offset delta is a 32-bit varint in Kafka's format: larger is garbage (and
+     * base + delta could overflow). */
     if (!read_varlong(&q, rend, &tdelta) || !read_varlong(&q, rend, &odelta) || odelta < 0 ||
-        !read_varlong(&q, rend, &klen) || klen < -1 || klen > rend - q) {
+        odelta > INT32_MAX || base_offset > INT64_MAX - odelta || !read_varlong(&q, rend, &klen) ||
+        klen < -1 || klen > rend - q) {
         return false;
     }
     r->key = klen < 0 ? NULL : q;

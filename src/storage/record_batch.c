@@ -128,11 +128,14 @@ int rb_find_in_records(const rb_header_t *h, const uint8_t *records, size_t len,
             return STRATA_ECORRUPT;
         }
         const uint8_t *next = p + rlen, *q = p + 1; /* skip the attributes byte */
-        if (!read_varlong(&q, next, &tdelta) || !read_varlong(&q, next, &odelta)) {
-            return STRATA_ECORRUPT;
+        if (!read_varlong(&q, next, &tdelta) || !read_varlong(&q, next, &odelta) || odelta < 0 ||
+            odelta > INT32_MAX || h->base_offset > INT64_MAX - odelta) {
+            return STRATA_ECORRUPT; /* the offset delta is a 32-bit varint */
         }
-        int64_t rts =
-            (h->attributes & RB_ATTR_LOG_APPEND) ? h->max_timestamp : h->base_timestamp + tdelta;
+        /* base + delta wraps as in Kafka (Java long arithmetic), never overflows in C */
+        int64_t rts = (h->attributes & RB_ATTR_LOG_APPEND)
+                          ? h->max_timestamp
+                          : (int64_t)((uint64_t)h->base_timestamp + (uint64_t)tdelta);
         if (rts >= ts && h->base_offset + odelta >= min_offset) {
             *offset_out = h->base_offset + odelta;
             *ts_out = rts;

@@ -153,6 +153,9 @@ int rb_find_record_by_time(const uint8_t *batch, size_t len, int64_t ts, int64_t
         return STRATA_ECORRUPT;
     }
     rb_read_header(batch, &h);
+    if (h.length < RB_HEADER_SIZE - 12) {
+        return STRATA_ECORRUPT; /* (size_t)length + 12 - 61 would wrap: a read past len */
+    }
     if ((h.attributes & RB_ATTR_COMPRESSION) != 0 || (size_t)h.length + 12 > len) {
         return STRATA_EINVAL; /* compressed: rbc_find_record_by_time decompresses */
     }

@@ -133,6 +133,22 @@ static void test_rb_parse_bad_length(void **state) {
     buf_destroy(&b);
 }
 
+/* fuzz_records: a batch_length below the fixed header made the records section's length
+ * (length + 12 - 61) wrap, and the lookup read far past the buffer. */
+static void test_rb_find_record_by_time_short_length(void **state) {
+    (void)state;
+    buf_t b = BUF_INIT;
+    bb_simple(&b, 3, 100, 5);
+    int64_t off = -1, ts = -1;
+    assert_int_equal(rb_find_record_by_time(b.data, b.len, 0, &off, &ts), 0);
+    int32_t bad[] = {-12, -1, 0, RB_HEADER_SIZE - 13};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        be32_put(b.data + RB_OFF_LENGTH, (uint32_t)bad[i]);
+        assert_int_equal(rb_find_record_by_time(b.data, b.len, 0, &off, &ts), STRATA_ECORRUPT);
+    }
+    buf_destroy(&b);
+}
+
 static void test_log_append_rejects_bad_batches(void **state) {
     (void)state;
     char *dir = tmpdir_new();
@@ -187,6 +203,7 @@ int main(void) {
         cmocka_unit_test(test_rb_parse_wrong_magic),
         cmocka_unit_test(test_rb_parse_count_mismatch),
         cmocka_unit_test(test_rb_parse_bad_length),
+        cmocka_unit_test(test_rb_find_record_by_time_short_length),
         cmocka_unit_test(test_log_append_rejects_bad_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -449,7 +449,9 @@ int rbc_batch_records(const uint8_t *batch, size_t len, size_t max_out, buf_t *s
     if (rc != 0) {
         return rc;
     }
-    *records = scratch->data;
+    static const uint8_t empty[1];
+    /* never NULL (an empty buf has no storage): callers compute records + len */
+    *records = scratch->len > 0 ? scratch->data : empty;
     *records_len = scratch->len;
     return 0;
 }

@@ -191,6 +191,47 @@ static void test_rbc_oversized_claim_refused(void **state) {
     buf_destroy(&d);
 }
 
+/* fuzz_records: a compressed records section that inflates to nothing (an xerial header
+ * alone, an empty raw snappy block) left the records pointer NULL, and every caller
+ * computed NULL + 0 (undefined; a UBSan abort in the key check of produce). */
+static void test_rbc_batch_records_empty_section(void **state) {
+    (void)state;
+    buf_t plain = BUF_INIT;
+    bb_simple(&plain, 1, 10, 5);
+    for (size_t ci = 0; ci < NCODECS; ci++) {
+        buf_t b = BUF_INIT, scratch = BUF_INIT;
+        buf_append(&b, plain.data, RB_HEADER_SIZE);
+        assert_int_equal(rbc_compress(CODECS[ci], NULL, 0, &b), 0);
+        be32_put(b.data + RB_OFF_LENGTH, (uint32_t)(b.len - 12));
+        be16_put(b.data + RB_OFF_ATTRIBUTES, (uint16_t)CODECS[ci]);
+        const uint8_t *rec = NULL;
+        size_t rec_len = 1;
+        assert_int_equal(rbc_batch_records(b.data, b.len, 1 << 20, &scratch, &rec, &rec_len), 0);
+        assert_non_null(rec);
+        assert_int_equal(rec_len, 0);
+        int64_t off, ts;
+        assert_int_equal(rbc_find_record_by_time(b.data, b.len, 0, 1 << 20, &scratch, &off, &ts),
+                         STRATA_ECORRUPT); /* one record claimed, none there */
+        buf_destroy(&b);
+        buf_destroy(&scratch);
+    }
+    /* a raw snappy block of nothing (librdkafka's framing) */
+    buf_t b = BUF_INIT, scratch = BUF_INIT;
+    buf_append(&b, plain.data, RB_HEADER_SIZE);
+    uint8_t zero = 0; /* varint uncompressed length 0 */
+    buf_append(&b, &zero, 1);
+    be32_put(b.data + RB_OFF_LENGTH, (uint32_t)(b.len - 12));
+    be16_put(b.data + RB_OFF_ATTRIBUTES, RBC_SNAPPY);
+    const uint8_t *rec = NULL;
+    size_t rec_len = 1;
+    assert_int_equal(rbc_batch_records(b.data, b.len, 1 << 20, &scratch, &rec, &rec_len), 0);
+    assert_non_null(rec);
+    assert_int_equal(rec_len, 0);
+    buf_destroy(&b);
+    buf_destroy(&scratch);
+    buf_destroy(&plain);
+}
+
 static void test_rbc_batch_recode(void **state) {
     (void)state;
     buf_t plain = BUF_INIT;
@@ -344,6 +385,7 @@ int main(void) {
         cmocka_unit_test(test_rbc_snappy_raw_and_xerial),
         cmocka_unit_test(test_rbc_garbage_and_truncated_fail_cleanly),
         cmocka_unit_test(test_rbc_oversized_claim_refused),
+        cmocka_unit_test(test_rbc_batch_records_empty_section),
         cmocka_unit_test(test_rbc_batch_recode),
         cmocka_unit_test(test_rbc_librdkafka_batches_decode),
     };

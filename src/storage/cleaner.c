@@ -387,7 +387,10 @@ int log_check_keys(const log_t *log, const uint8_t *data, size_t len) {
             for (int32_t i = 0; i < h.record_count && rc == 0; i++) {
                 rec_t r;
                 if (!next_record(&p, end, h.base_offset, &r)) {
-                    break; /* unparsable records are not this check's business */
+                    /* Kafka's LogValidator refuses them too; stored, they would stop
+                     * every cleaning pass of this log (map_batch: corrupt). */
+                    rc = STRATA_ECORRUPT;
+                    break;
                 }
                 if (!r.key) {
                     rc = LOG_ENO_KEY;
@@ -397,9 +400,12 @@ int log_check_keys(const log_t *log, const uint8_t *data, size_t len) {
         pos += total;
     }
     buf_destroy(&plain);
-    if (rc != 0) {
+    if (rc == LOG_ENO_KEY) {
         slog_debug("[Log partition=%s-%d] rejected a record without a key: the log is compacted",
                    log->topic, log->partition);
+    } else if (rc != 0) {
+        slog_debug("[Log partition=%s-%d] rejected a batch whose records do not parse", log->topic,
+                   log->partition);
     }
     return rc;
 }

@@ -252,8 +252,9 @@ void log_reap_deleted(log_t *log);
 /** Trims and syncs indexes, closes: for logmgr_shutdown after log_flush_sync. */
 int log_close_clean(log_t *log);
 void log_destroy(log_t *log);
-/** Compacted logs take keyed records only (Kafka's LogValidator): @returns 0 or
- * LOG_ENO_KEY when a record of the validated batches data[0..len) has a null key. */
+/** Compacted logs take keyed records only (Kafka's LogValidator): @returns 0,
+ * LOG_ENO_KEY when a record of the validated batches data[0..len) has a null key, or
+ * STRATA_ECORRUPT when the records of a batch do not parse. */
 int log_check_keys(const log_t *log, const uint8_t *data, size_t len);
 /** Detaches a cleaning pass in flight from a log being freed (cleaner.c). */
 void log_cleaner_detach(log_t *log);

@@ -145,6 +145,9 @@ static int snappy_block(const uint8_t *in, size_t len, size_t start, size_t max_
     if (snappy_validate_compressed_buffer((const char *)in, len) != SNAPPY_OK) {
         return STRATA_ECORRUPT;
     }
+    if (n == 0) {
+        return 0; /* out may have no storage yet: out->data + len would be NULL + 0 */
+    }
     buf_reserve(out, n);
     size_t got = n;
     if (snappy_uncompress((const char *)in, len, (char *)out->data + out->len, &got) != SNAPPY_OK ||

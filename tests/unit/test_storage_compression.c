@@ -227,6 +227,11 @@ static void test_rbc_batch_records_empty_section(void **state) {
     assert_int_equal(rbc_batch_records(b.data, b.len, 1 << 20, &scratch, &rec, &rec_len), 0);
     assert_non_null(rec);
     assert_int_equal(rec_len, 0);
+    /* decoded into a buf with no storage yet (it wrote at NULL + 0 before) */
+    buf_t d = BUF_INIT;
+    assert_int_equal(rbc_decompress(RBC_SNAPPY, &zero, 1, 16, &d), 0);
+    assert_int_equal(d.len, 0);
+    buf_destroy(&d);
     buf_destroy(&b);
     buf_destroy(&scratch);
     buf_destroy(&plain);

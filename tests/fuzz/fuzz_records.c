@@ -3,8 +3,9 @@
  * record bytes: magic-2 batch validation and record iteration (record_batch.c), the
  * codecs and batch helpers of compression.c (rbc_*), the legacy MessageSet
  * up-conversion (legacy_records.c: lr_convert) and the compacted-topic key check of
- * produce (log_check_keys). The log cleaner has no pure entry point (its batch filter
- * needs a cleaning job over segment files), so it is not covered here.
+ * produce (log_check_keys), and the log cleaner's record filter. The cleaner has no pure
+ * entry point (its batch filter runs inside a cleaning job over segment files), so path 7
+ * drives a real compacted log in a temporary directory (/dev/shm when there is one).
  *
  * The first input byte chooses the path (bits 0-2), a codec (bits 3-5, mod 5) and
  * whether CRCs are fixed up first (bit 7), so mutations get past the checksums:
@@ -15,7 +16,9 @@
  *   4 a legacy inner message set, compressed with the codec into a (CRC-valid) wrapper
  *   5 time lookups: an 8-byte timestamp, then a batch (no CRC needed)
  *   6 rbc_batch_recode of a batch to the codec (no CRC needed; checked when valid)
- *   7 as 0, CRCs always fixed
+ *   7 a chain of batches (CRCs fixed, offsets made contiguous) appended as a follower
+ *     would to a compacted log with small segments, cleaned twice (log_clean, inline
+ *     executor), and read back: every batch left must validate
  * Properties beyond "no crash, no leak, no sanitizer report": nothing is appended on
  * failure; output stays under the cap; a decoded stream re-compresses and decodes to the
  * same bytes; a converted or recoded batch validates and keeps its records; two record
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "storage/storage_int.h"
@@ -90,9 +94,8 @@ static strict_t parse_strict(const uint8_t *p, size_t len, int32_t count, int64_
         }
         const uint8_t *q = p + 1, *rend = p + rlen;
         if (!varlong(&q, rend, &td) || !varlong(&q, rend, &od) || od < 0 || od > INT32_MAX ||
-            base > INT64_MAX - od ||
-            !bytes_field(&q, rend, true, &null_key) || !bytes_field(&q, rend, true, NULL) ||
-            !varlong(&q, rend, &nh) || nh < 0) {
+            base > INT64_MAX - od || !bytes_field(&q, rend, true, &null_key) ||
+            !bytes_field(&q, rend, true, NULL) || !varlong(&q, rend, &nh) || nh < 0) {
             return s;
         }
         for (int64_t h = 0; h < nh; h++) {
@@ -183,7 +186,7 @@ static void check_valid_batch(const uint8_t *b, size_t total, const rb_header_t 
         strict_t s = parse_strict(rec, rec_len, h->record_count, h->base_offset);
         int64_t off = 0, ts = 0;
         int frc = rb_find_in_records(h, rec, rec_len, INT64_MIN, INT64_MIN, &off, &ts);
-                if (s.ok && h->record_count > 0 && (frc != 0 || off != h->base_offset + s.first_odelta)) {
+        if (s.ok && h->record_count > 0 && (frc != 0 || off != h->base_offset + s.first_odelta)) {
             fail("rb_find_in_records disagrees with the strict parser");
         }
         if (s.ok && h->record_count == 0 && frc != STRATA_ENOTFOUND) {
@@ -410,7 +413,140 @@ static void run_recode(uint8_t *d, size_t len, bool fix, int codec) {
     buf_destroy(&out);
 }
 
+/* ---------------------------------------------------------------- cleaner (path 7) */
+
+static char *clean_root; /* mkdtemp directory for the logs, removed at exit */
+
+static void remove_clean_root(void) {
+    (void)fs_remove_tree(clean_root);
+    free(clean_root);
+    clean_root = NULL;
+}
+
+static const char *clean_dir(void) {
+    if (!clean_root) {
+        char tmpl[64];
+        snprintf(tmpl, sizeof(tmpl), "%s/fuzz_records.XXXXXX",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        if (!mkdtemp(tmpl)) {
+            return NULL;
+        }
+        clean_root = xstrdup(tmpl);
+        atexit(remove_clean_root);
+    }
+    return clean_root;
+}
+
+typedef struct clean_res {
+    int calls;
+    int status;
+} clean_res_t;
+
+static void clean_cb(void *arg, int status, const log_clean_stats_t *stats) {
+    (void)stats;
+    clean_res_t *r = arg;
+    r->calls++;
+    r->status = status;
+}
+
+/* Every batch the log holds validates (CRC included); @returns the batches read. */
+static int read_back(log_t *log) {
+    int64_t off = log_start_offset(log), end = log_end_offset(log);
+    buf_t b = BUF_INIT;
+    int n = 0;
+    for (int guard = 0; off < end && guard < 100000; guard++) {
+        log_slice_t sl;
+        if (log_read(log, off, 1 << 20, INT64_MAX, &sl) != 0) {
+            fail("cleaned log: log_read failed");
+        }
+        if (sl.len == 0) {
+            log_slice_release(&sl);
+            break;
+        }
+        buf_reset(&b);
+        uint8_t *p = buf_extend(&b, (size_t)sl.len);
+        if (pread(sl.fd, p, (size_t)sl.len, (off_t)sl.pos) != (ssize_t)sl.len) {
+            fail("cleaned log: short read");
+        }
+        log_slice_release(&sl);
+        for (size_t pos = 0; pos < b.len;) {
+            rb_header_t h;
+            long t = rb_validate(b.data + pos, b.len - pos, &h, NULL);
+            if (t <= 0) {
+                fail("cleaned log holds a batch that does not validate");
+            }
+            if (h.base_offset + h.last_offset_delta < off) {
+                fail("cleaned log: log_read went backwards");
+            }
+            off = h.base_offset + h.last_offset_delta + 1;
+            pos += (size_t)t;
+            n++;
+        }
+    }
+    buf_destroy(&b);
+    return n;
+}
+
+static void run_cleaner(uint8_t *d, size_t len) {
+    const char *dir = clean_dir();
+    if (!dir) {
+        return;
+    }
+    fix_batch_crcs(d, len);
+    log_config_t cfg;
+    log_config_default(&cfg);
+    cfg.segment_bytes = 1024; /* a few segments, grouped by the cleaner */
+    cfg.index_size_max_bytes = 4096;
+    cfg.index_interval_bytes = 128;
+    cfg.cleanup_compact = true;
+    cfg.cleanup_delete = false;
+    cfg.min_cleanable_ratio = 0;
+    cfg.file_delete_delay_ms = 0;
+    log_t *log = NULL;
+    if (log_open(dir, "t", 0, &cfg, &strata_inline_executor, 0, false, &log) != 0) {
+        fail("log_open failed");
+    }
+    int64_t expect = 0;
+    for (size_t pos = 0; pos < len;) {
+        rb_header_t h;
+        long n = rb_validate(d + pos, len - pos, &h, NULL);
+        if (n <= 0 || h.last_offset_delta > 1000000) {
+            break;
+        }
+        be64_put(d + pos + RB_OFF_BASE_OFFSET, (uint64_t)expect); /* not under the CRC */
+        if (log_append_replica(log, d + pos, (size_t)n, NULL) == 0) {
+            expect = log_end_offset(log);
+        }
+        pos += (size_t)n;
+    }
+    if (log_end_offset(log) > 0) {
+        if (log_roll(log) != 0) {
+            fail("log_roll failed");
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            clean_res_t res = {0, 0};
+            int rc = log_clean(log, 0, true, clean_cb, &res);
+            if ((rc == 0 && res.calls != 1) || (rc != 0 && res.calls != 0) || rc < 0) {
+                fail("log_clean: unexpected result or callback count");
+            }
+            if (res.calls && res.status != 0 && res.status != STRATA_ECORRUPT) {
+                fail("log_clean: a cleaning pass failed on record bytes with an I/O error");
+            }
+            if (log_is_offline(log)) {
+                fail("log_clean took the log offline");
+            }
+            (void)read_back(log);
+        }
+    }
+    (void)log_delete(log);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static bool quiet;
+    if (!quiet) {
+        slog_set_level(SLOG_ERROR); /* the log's info lines are noise here */
+        quiet = true;
+    }
     if (size < 1) {
         return 0;
     }
@@ -452,7 +588,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         run_recode(d, len, fix, codec);
         break;
     default:
-        run_chain(d, len, true, codec);
+        run_cleaner(d, len);
         break;
     }
     free(d);

@@ -58,6 +58,8 @@ def header(base_offset, records_len, count, attrs=0, base_ts=1700000000000, pid=
 
 def batch(base_offset, recs, attrs=0, pid=-1):
     body = b"".join(recs)
+    if attrs & 7 == 1:
+        body = gzip.compress(body, mtime=0)
     h = bytearray(header(base_offset, len(body), len(recs), attrs, pid=pid) + body)
     struct.pack_into(">I", h, 17, crc32c(bytes(h[21:])))
     return bytes(h)
@@ -106,10 +108,26 @@ def main():
     seeds["chain_control_txn"] = sel(0) + batch(
         0, [record(0, 0, b"\x00\x00\x00\x00", b"\x00\x00\x00\x00\x00\x00")], attrs=0x30, pid=7)
     seeds["chain_empty_batch"] = sel(0) + batch(0, [])
-    seeds["chain_bad_crc_fixed"] = sel(7) + plain[:17] + b"\0\0\0\0" + plain[21:]
+    seeds["chain_bad_crc_fixed"] = sel(0, fix=True) + plain[:17] + b"\0\0\0\0" + plain[21:]
     seeds["time_plain"] = sel(5) + struct.pack(">q", 1700000000006) + plain
     seeds["recode_plain_gzip"] = sel(6, 1) + plain
     seeds["recode_plain_zstd"] = sel(6, 4) + plain
+    # the cleaner (path 7): keys repeated across batches and segments, tombstones, a
+    # compressed batch, a transactional batch and its commit marker
+    def keyed(n, key_mod, tomb=-1):
+        return [record(i, i, b"key%d" % (i % key_mod), None if i == tomb else b"v%d" % i)
+                for i in range(n)]
+    seeds["clean_dups_three_batches"] = sel(7) + b"".join(
+        batch(0, keyed(6, 3)) for _ in range(3))
+    seeds["clean_tombstone_and_nulls"] = sel(7) + batch(0, keyed(4, 2, tomb=3)) + batch(
+        0, [record(0, 0, None, b"x"), record(1, 0, b"key1", b"y")])
+    seeds["clean_gzip_batches"] = sel(7) + batch(0, keyed(8, 3), attrs=1) + batch(
+        0, keyed(5, 2), attrs=1)
+    seeds["clean_txn_and_marker"] = sel(7) + batch(0, keyed(3, 3), attrs=0x10, pid=9) + batch(
+        0, [record(0, 0, b"\x00\x00\x00\x01", b"\x00\x00\x00\x00\x00\x00")],
+        attrs=0x30, pid=9) + batch(0, keyed(3, 3))
+    seeds["clean_librdkafka_gzip_lz4"] = sel(7) + fixtures["gzip"] + fixtures["lz4"]
+
     body = b"".join(recs)
     for codec, c in CODECS.items():
         seeds["built_%s" % codec] = sel(1, c) + header(0, 0, len(recs)) + body

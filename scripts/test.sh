@@ -6,7 +6,7 @@
 #   3. every ctest test in build/ (unit, integration, slow), two at a time;
 #   4. an ASan+UBSan build in build-asan/, the unit tests there, and the tests/integration
 #      drivers against its broker;
-#   5. the request-decoder fuzzer for a bounded time (scripts/fuzz.sh 60).
+#   5. the fuzzers (request decoder, record paths) for a bounded time in total (scripts/fuzz.sh 60).
 # Every step runs even when an earlier independent one failed; the exit code is non-zero when any
 # step failed, and the closing lines list the failed steps.
 set -uo pipefail

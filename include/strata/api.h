@@ -71,6 +71,7 @@ typedef struct broker_cfg {
     int64_t log_flush_offset_checkpoint_interval_ms;
     char *log_message_timestamp_type;
     int64_t log_segment_delete_delay_ms;
+    int64_t log_writeback_bytes; /* Strata's log.writeback.bytes */
     char *log_cleanup_policy;
     bool log_cleaner_enable;
     int64_t log_cleaner_backoff_ms;

@@ -62,6 +62,12 @@ typedef struct log_config {
     double min_cleanable_ratio;    /* min.cleanable.dirty.ratio, 0.5 */
     int64_t delete_retention_ms;   /* delete.retention.ms, 86400000 (tombstones) */
     int64_t min_compaction_lag_ms; /* min.compaction.lag.ms, 0 */
+    /* log.writeback.bytes (Strata's, no Kafka key), 1 MiB; 0 = off. Once the active
+     * segment has this many bytes of whole pages past the last range handed to writeback,
+     * a job on the executor starts writeback of them (sync_file_range WRITE, never the
+     * tail page) so the kernel flusher never meets a large dirty range under an append.
+     * A hint only: no durability, the recovery point does not move. */
+    int64_t writeback_bytes;
     /* Clock for retention and roll decisions; NULL = clock_wall_ms. Tests inject one. */
     int64_t (*now_ms)(void *arg);
     void *now_arg;

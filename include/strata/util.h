@@ -271,6 +271,8 @@ typedef struct fs_ops {
     int (*ftruncate)(int fd, off_t len);
     int (*rename)(const char *from, const char *to);
     int (*unlink)(const char *path);
+    /* sync_file_range(2); only fs_start_writeback calls it. */
+    int (*sync_file_range)(int fd, off_t off, off_t len, unsigned int flags);
 } fs_ops_t;
 
 extern const fs_ops_t *fs_ops;
@@ -283,6 +285,12 @@ int fs_pwrite_all(int fd, const void *buf, size_t n, off_t off);
 int fs_fsync(int fd);     /* -errno on failure */
 int fs_fdatasync(int fd); /* -errno on failure */
 int fs_truncate(int fd, off_t len);
+/**
+ * Starts writeback of [off, off+len) of fd's dirty pages (sync_file_range with
+ * SYNC_FILE_RANGE_WRITE) without waiting for it: a hint, not a flush — nothing is
+ * durable afterwards. @returns 0 or -errno.
+ */
+int fs_start_writeback(int fd, off_t off, off_t len);
 /** fsync of a directory, so renames and creates inside it are durable. */
 int fs_fsync_dir(const char *dir);
 /**

@@ -112,6 +112,11 @@ const cfg_def_t cfg_broker_defs[] = {
      "CreateTime or LogAppendTime"},
     {"log.segment.delete.delay.ms", CFG_INT64, F(log_segment_delete_delay_ms), "60000", 0, I64MAX,
      "Delay before a deleted segment's files are unlinked"},
+    {"log.writeback.bytes", CFG_INT64, F(log_writeback_bytes), "1048576", 0, I64MAX,
+     "Strata only (no Kafka key): once the active segment has this many bytes of whole pages "
+     "not yet handed to writeback, a worker starts their writeback (sync_file_range, not an "
+     "fsync: no durability) to keep the kernel's periodic writeback from stalling appends; 0 = "
+     "off"},
     {"log.cleanup.policy", CFG_STRING, F(log_cleanup_policy), "delete", NORANGE,
      "delete, compact or compact,delete: compact keeps the latest record per key (the log "
      "cleaner); compact alone turns off time/size retention"},
@@ -377,6 +382,7 @@ static int derive(broker_cfg_t *cfg, const props_t *props, char *err, size_t err
     lc->max_message_bytes = cfg->message_max_bytes;
     lc->log_append_time = log_append;
     lc->file_delete_delay_ms = cfg->log_segment_delete_delay_ms;
+    lc->writeback_bytes = cfg->log_writeback_bytes;
     lc->cleanup_compact = compact;
     lc->cleanup_delete = del;
     lc->min_cleanable_ratio = cfg->log_cleaner_min_cleanable_ratio;

@@ -35,6 +35,7 @@ void log_config_default(log_config_t *cfg) {
     cfg->min_cleanable_ratio = 0.5;
     cfg->delete_retention_ms = 86400000;
     cfg->min_compaction_lag_ms = 0;
+    cfg->writeback_bytes = 1024 * 1024;
     cfg->now_ms = NULL;
     cfg->now_arg = NULL;
 }
@@ -84,14 +85,15 @@ static int check_config(const log_config_t *c) {
     if (c->segment_bytes < 14 || c->segment_bytes > INT32_MAX || c->index_interval_bytes < 0 ||
         c->index_size_max_bytes < 4 || c->max_message_bytes < 0 ||
         !(c->min_cleanable_ratio >= 0 && c->min_cleanable_ratio <= 1) ||
-        c->delete_retention_ms < 0 || c->min_compaction_lag_ms < 0) {
+        c->delete_retention_ms < 0 || c->min_compaction_lag_ms < 0 || c->writeback_bytes < 0) {
         return STRATA_ECONFIG;
     }
     return 0;
 }
 
 void log_destroy(log_t *log) {
-    log_cleaner_detach(log); /* a cleaning pass in flight discards its result */
+    log_cleaner_detach(log);   /* a cleaning pass in flight discards its result */
+    log_writeback_detach(log); /* a writeback job in flight only releases its segment */
     for (int i = 0; i < log->nsegs; i++) {
         seg_release(log->segs[i]);
     }
@@ -148,6 +150,7 @@ int log_open(const char *dir, const char *topic, int32_t partition, const log_co
         goto fail;
     }
     log->last_flush_ms = log_now_ms(log);
+    log_writeback_reset(log, log_active(log)->size); /* what is there was written before */
     *out = log;
     return 0;
 fail:
@@ -376,6 +379,7 @@ int log_append(log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
         info->log_append_time = now;
     }
     log_maybe_flush(log);
+    log_maybe_writeback(log);
     return 0;
 }
 
@@ -421,6 +425,7 @@ int log_append_replica(log_t *log, const uint8_t *data, size_t len, log_append_i
         return rc;
     }
     log_maybe_flush(log);
+    log_maybe_writeback(log);
     return 0;
 }
 
@@ -637,6 +642,7 @@ int log_roll(log_t *log) {
     }
     log_push_segment(log, n);
     log->dir_dirty = true;
+    log_writeback_reset(log, 0);
     return 0;
 }
 
@@ -688,6 +694,7 @@ int log_truncate_fully_and_start_at(log_t *log, int64_t new_start) {
     log_push_segment(log, n);
     log->start_offset = new_start;
     log->recovery_point = new_start;
+    log_writeback_reset(log, 0);
     clamp_waiters(log);
     return 0;
 }
@@ -734,6 +741,9 @@ int log_truncate_to(log_t *log, int64_t offset) {
     }
     if (log->recovery_point > s->next_offset) {
         log->recovery_point = s->next_offset;
+    }
+    if (log->wb_base != s->base_offset || log->wb_end > s->size) {
+        log_writeback_reset(log, s->size);
     }
     clamp_waiters(log);
     return 0;

@@ -232,6 +232,9 @@ struct log {
     struct clean_job *cleaning; /* the cleaning pass in flight (cleaner.c), or NULL */
     int64_t clean_limit;        /* log_set_clean_limit (the high watermark) */
     bool clean_limit_set;       /* false: no limit */
+    struct wb_job *wb_job;      /* the writeback job in flight (writeback.c), or NULL */
+    int64_t wb_base;            /* base offset of the segment wb_end is a position in */
+    int64_t wb_end;             /* writeback was started for [0, wb_end) of that segment */
 };
 
 static inline seg_t *log_active(const log_t *log) {
@@ -256,6 +259,13 @@ void log_destroy(log_t *log);
  * LOG_ENO_KEY when a record of the validated batches data[0..len) has a null key, or
  * STRATA_ECORRUPT when the records of a batch do not parse. */
 int log_check_keys(const log_t *log, const uint8_t *data, size_t len);
+/** After an append: starts writeback of the active segment's whole pages past wb_end
+ * on the executor when log.writeback.bytes of them are waiting (writeback.c). */
+void log_maybe_writeback(log_t *log);
+/** Writeback restarts at position `from` of the active segment (open, roll, truncation). */
+void log_writeback_reset(log_t *log, int64_t from);
+/** Detaches a writeback job in flight from a log being freed (writeback.c). */
+void log_writeback_detach(log_t *log);
 /** Detaches a cleaning pass in flight from a log being freed (cleaner.c). */
 void log_cleaner_detach(log_t *log);
 /** seg_create with every file name suffixed (".cleaned"): the cleaner's output. */

@@ -1,6 +1,6 @@
 /*
  * fs: file-system helpers for the storage engine and config files, with a fault
- * seam: every write, fsync, truncate, rename and unlink goes through fs_ops so
+ * seam: every write, fsync, truncate, rename, unlink and writeback start goes through fs_ops so
  * tests can fail the Nth call (tests/helpers/fault_fs.c). Every function here
  * blocks: never call one on the event loop except the bounded writes STYLE.md allows.
  * @locality any @blocking
@@ -39,8 +39,12 @@ static int real_unlink(const char *path) {
     return unlink(path);
 }
 
-static const fs_ops_t real_ops = {real_pwrite,    real_write,  real_fsync, real_fdatasync,
-                                  real_ftruncate, real_rename, real_unlink};
+static int real_sync_file_range(int fd, off_t off, off_t len, unsigned int flags) {
+    return sync_file_range(fd, off, len, flags);
+}
+
+static const fs_ops_t real_ops = {real_pwrite,    real_write,  real_fsync,  real_fdatasync,
+                                  real_ftruncate, real_rename, real_unlink, real_sync_file_range};
 
 const fs_ops_t *fs_ops = &real_ops;
 
@@ -93,6 +97,10 @@ int fs_pwrite_all(int fd, const void *buf, size_t n, off_t off) {
 
 int fs_fsync(int fd) {
     return fs_ops->fsync(fd) == 0 ? 0 : -errno;
+}
+
+int fs_start_writeback(int fd, off_t off, off_t len) {
+    return fs_ops->sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE) == 0 ? 0 : -errno;
 }
 
 int fs_fdatasync(int fd) {

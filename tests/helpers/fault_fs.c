@@ -92,8 +92,12 @@ static int ff_unlink(const char *path) {
     return fs_real_ops()->unlink(path);
 }
 
-static const fs_ops_t fault_ops = {ff_pwrite,    ff_write,  ff_fsync, ff_fdatasync,
-                                   ff_ftruncate, ff_rename, ff_unlink};
+static int ff_sync_file_range(int fd, off_t off, off_t len, unsigned int flags) {
+    return fs_real_ops()->sync_file_range(fd, off, len, flags);
+}
+
+static const fs_ops_t fault_ops = {ff_pwrite,    ff_write,  ff_fsync,  ff_fdatasync,
+                                   ff_ftruncate, ff_rename, ff_unlink, ff_sync_file_range};
 
 static void arm(fault_t *f, int nth, int err) {
     atomic_store(&f->count, 0);

@@ -114,6 +114,12 @@ typedef struct gc_op {
     char *instance_id;
     char *old_id;
     char *new_id;
+    /* OP_SYNC: the assignment this record stores (member id, bytes), handed out on
+     * success even if the leader resent another one meanwhile (Kafka's doSyncGroup) */
+    char **asg_ids;
+    uint8_t **asg_data;
+    size_t *asg_len;
+    size_t nasg;
 } gc_op_t;
 
 struct gc {
@@ -627,6 +633,13 @@ static void op_free(gc_op_t *op) {
     free(op->instance_id);
     free(op->old_id);
     free(op->new_id);
+    for (size_t i = 0; i < op->nasg; i++) {
+        free(op->asg_ids[i]);
+        free(op->asg_data[i]);
+    }
+    free(op->asg_ids);
+    free(op->asg_data);
+    free(op->asg_len);
     free(op);
 }
 
@@ -1457,6 +1470,20 @@ void gc_sync(gc_t *gc, const gc_sync_req_t *req, gc_sync_cb cb, void *arg) {
     /* Kafka's doSyncGroup: the group stays CompletingRebalance until the record with
      * the assignment is stored; op_sync_done then answers every waiting member */
     gc_op_t *op = op_new(gc, OP_SYNC, g);
+    size_t n = g->nmembers;
+    op->asg_ids = xcalloc(n ? n : 1, sizeof(*op->asg_ids));
+    op->asg_data = xcalloc(n ? n : 1, sizeof(*op->asg_data));
+    op->asg_len = xcalloc(n ? n : 1, sizeof(*op->asg_len));
+    op->nasg = n;
+    for (size_t i = 0; i < n; i++) {
+        const member_t *o = g->members[i];
+        op->asg_ids[i] = xstrdup(o->id);
+        if (o->assignment) {
+            op->asg_data[i] = xmalloc(o->assignment_len ? o->assignment_len : 1);
+            memcpy(op->asg_data[i], o->assignment, o->assignment_len);
+            op->asg_len[i] = o->assignment_len;
+        }
+    }
     (void)store_group(gc, g, op);
     wake(gc);
 }
@@ -2181,6 +2208,21 @@ static void op_sync_done(gc_op_t *op, kp_err_t err) {
         return; /* the group moved on: its members were answered meanwhile */
     }
     if (err == KP_ERR_NONE) {
+        /* hand out what this record stored, not a later resend still being stored */
+        for (size_t i = 0; i < g->nmembers; i++) {
+            member_t *o = g->members[i];
+            free(o->assignment);
+            o->assignment = NULL;
+            o->assignment_len = 0;
+            for (size_t k = 0; k < op->nasg; k++) {
+                if (op->asg_data[k] && strcmp(op->asg_ids[k], o->id) == 0) {
+                    o->assignment = op->asg_data[k];
+                    o->assignment_len = op->asg_len[k];
+                    op->asg_data[k] = NULL; /* moved */
+                    break;
+                }
+            }
+        }
         propagate_assignment(gc, g);
         return;
     }

@@ -1027,6 +1027,41 @@ static void test_gc_sync_store_completing_after_rebalance_ignored(void **state) 
     assert_int_equal(state_of(e, "g"), GC_PREPARING_REBALANCE);
 }
 
+/* Kafka's doSyncGroup: a store completion hands out the assignment it stored, so the
+ * leader resending SyncGroup (another assignment) while the first record is pending
+ * does not make the first completion answer with the second, unstored assignment. */
+static void test_gc_sync_resent_while_storing_hands_out_stored(void **state) {
+    env_t *e = *state;
+    char aid[256], bid[256];
+    completing_two(e, aid, bid);
+    e->defer = true;
+    sync_out_t sa1, sa2, sb;
+    sync_(e, "g", 2, bid, NULL, 0, &sb);
+    gc_assignment_t first[] = {{aid, (const uint8_t *)"PA", 2}, {bid, (const uint8_t *)"PB", 2}};
+    gc_assignment_t second[] = {{aid, (const uint8_t *)"QA", 2}, {bid, (const uint8_t *)"QB", 2}};
+    sync_(e, "g", 2, aid, first, 2, &sa1);
+    sync_(e, "g", 2, aid, second, 2, &sa2); /* resent before the first record is stored */
+    assert_int_equal(e->nwaits, 2);
+    assert_int_equal(sa1.called, 1); /* superseded */
+    assert_int_equal(sa1.error, KP_ERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(sa2.called, 0);
+    assert_int_equal(sb.called, 0);
+    complete(e, 0, KP_ERR_NONE); /* the record with PA/PB */
+    assert_int_equal(sa2.called, 1);
+    assert_int_equal(sb.called, 1);
+    assert_int_equal(sa2.error, KP_ERR_NONE);
+    assert_string_equal(sa2.assignment, "PA");
+    assert_string_equal(sb.assignment, "PB");
+    assert_int_equal(state_of(e, "g"), GC_STABLE);
+    complete(e, 0, KP_ERR_NONE); /* the second record: the group is Stable, nothing changes */
+    assert_int_equal(sa2.called, 1);
+    assert_int_equal(sb.called, 1);
+    sync_(e, "g", 2, bid, NULL, 0, &sb);
+    assert_int_equal(sb.called, 1);
+    assert_string_equal(sb.assignment, "PB");
+    assert_int_equal(state_of(e, "g"), GC_STABLE);
+}
+
 static void test_gc_static_rejoin_waits_for_store(void **state) {
     env_t *e = *state;
     join_out_t a, s1;
@@ -1099,6 +1134,7 @@ int main(void) {
         T(test_gc_sync_answers_once_group_stored),
         T(test_gc_sync_store_failure_rebalances),
         T(test_gc_sync_store_completing_after_rebalance_ignored),
+        T(test_gc_sync_resent_while_storing_hands_out_stored),
         T(test_gc_static_rejoin_waits_for_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

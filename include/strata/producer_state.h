@@ -155,6 +155,14 @@ int pst_snapshot_write(const pst_t *s, const char *dir, int64_t offset, int keep
 int pst_load(pst_t *s, const char *dir, int64_t max_offset);
 
 /**
+ * Deletes <dir>/<offset>.snapshot files past `offset` (all of them for -1): on a log
+ * truncation their state includes batches that are gone, and a later load once the log has
+ * regrown past them would restore stale sequence numbers (Kafka deletes them on truncate
+ * too). @returns 0 or the first -errno. @blocking (a listing and unlinks)
+ */
+int pst_delete_snapshots_after(const char *dir, int64_t offset);
+
+/**
  * Replays the log's batches from pst_map_end_offset (or the log start, if later) to the
  * log end into the state. Run at recovery after pst_load. @returns 0 or a negative code.
  * @blocking (reads the log)

@@ -672,6 +672,25 @@ void pst_maybe_snapshot(pst_t *s, log_t *log) {
     s->snap = j;
 }
 
+int pst_delete_snapshots_after(const char *dir, int64_t offset) {
+    int64_t *offs;
+    size_t n;
+    int rc = list_snapshots(dir, &offs, &n);
+    if (rc < 0) {
+        return rc;
+    }
+    for (size_t i = 0; i < n && offs[i] > offset; i++) {
+        char *path = snapshot_path(dir, offs[i]);
+        int urc = fs_unlink(path);
+        if (urc != 0 && urc != -ENOENT && rc == 0) {
+            rc = urc;
+        }
+        free(path);
+    }
+    free(offs);
+    return rc;
+}
+
 int pst_load(pst_t *s, const char *dir, int64_t max_offset) {
     int64_t *offs;
     size_t n;

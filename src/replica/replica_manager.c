@@ -1016,6 +1016,18 @@ int rm_replica_append(rm_t *rm, part_t *p, const uint8_t *data, size_t len, int6
     return 0;
 }
 
+/* After a truncation, producer-state snapshots past the new end describe batches that are
+ * gone: delete them (after pst_drop, which cancels a periodic snapshot still in flight), so
+ * no later load restores them. A few unlinks on the loop, like the truncation's own file work;
+ * truncations are rare (leader changes). */
+static void drop_snapshots_after(part_t *p, int64_t offset) {
+    int rc = pst_delete_snapshots_after(log_dir_path(p->log), offset);
+    if (rc != 0) {
+        slog_warn("[Partition %s-%d] deleting producer snapshots past %" PRId64 ": %s", p->topic,
+                  (int)p->partition, offset, strata_strerror(rc));
+    }
+}
+
 int rm_replica_truncate(rm_t *rm, part_t *p, int64_t offset) {
     if (offset >= log_end_offset(p->log)) {
         return 0;
@@ -1036,6 +1048,7 @@ int rm_replica_truncate(rm_t *rm, part_t *p, int64_t offset) {
         p->hw = offset;
     }
     pst_drop(p); /* issue 7: rebuilt from the log at the next use */
+    drop_snapshots_after(p, offset);
     return 0;
 }
 
@@ -1052,6 +1065,7 @@ int rm_replica_reset(rm_t *rm, part_t *p, int64_t start) {
     }
     p->hw = start;
     pst_drop(p); /* issue 7 */
+    drop_snapshots_after(p, -1);
     return 0;
 }
 

@@ -240,6 +240,50 @@ static void test_pst_snapshot_encode_decode_roundtrip(void **state) {
     pst_free(s);
 }
 
+/* A truncation deletes the snapshots past its offset: loaded once the log has regrown past
+ * them, they would restore the sequence numbers of batches the truncation removed. */
+static void test_pst_delete_snapshots_after_truncation(void **state) {
+    (void)state;
+    char *dir = tmpdir_new();
+    pst_t *s = pst_new("t-0");
+    int64_t off = 0;
+    for (int i = 0; i < 5; i++) { /* batches of 10 records, sequence = offset */
+        append(s, PID, 0, i * 10, 10, &off);
+        if (i >= 2) { /* the state at 30, 40 and 50 */
+            assert_int_equal(pst_snapshot_write(s, dir, (i + 1) * 10, 3), 0);
+        }
+    }
+    char *p30 = xasprintf("%s/00000000000000000030.snapshot", dir);
+    char *p40 = xasprintf("%s/00000000000000000040.snapshot", dir);
+    char *p50 = xasprintf("%s/00000000000000000050.snapshot", dir);
+
+    /* truncated to 40: the state at 40 (offsets below it) is still true, 50 is not */
+    assert_int_equal(pst_delete_snapshots_after(dir, 40), 0);
+    assert_int_equal(access(p30, F_OK), 0);
+    assert_int_equal(access(p40, F_OK), 0);
+    assert_int_not_equal(access(p50, F_OK), 0);
+    /* the log regrows past 50 with other batches: the load no longer finds the stale one */
+    pst_t *r = pst_new("t-0");
+    assert_int_equal(pst_load(r, dir, 1000), 0);
+    assert_int_equal(pst_map_end_offset(r), 40);
+    assert_int_equal(pst_check(r, PID, 0, 40, 49, NULL), PST_OK); /* not a "duplicate" */
+
+    /* a log restarted at a new start offset (-1): none is left */
+    assert_int_equal(pst_delete_snapshots_after(dir, -1), 0);
+    assert_int_not_equal(access(p30, F_OK), 0);
+    assert_int_not_equal(access(p40, F_OK), 0);
+    /* no directory at all is not an error */
+    char *gone = xasprintf("%s/missing", dir);
+    assert_int_equal(pst_delete_snapshots_after(gone, 0), 0);
+    free(gone);
+    free(p30);
+    free(p40);
+    free(p50);
+    pst_free(r);
+    pst_free(s);
+    tmpdir_remove(dir);
+}
+
 static void test_pst_snapshot_write_and_reload(void **state) {
     (void)state;
     char *dir = tmpdir_new();
@@ -494,6 +538,7 @@ int main(void) {
         cmocka_unit_test(test_pst_maybe_snapshot_every_interval),
         cmocka_unit_test(test_pst_hot_entry_forgotten_when_entries_go),
         cmocka_unit_test(test_pst_maybe_snapshot_on_thread_pool),
+        cmocka_unit_test(test_pst_delete_snapshots_after_truncation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

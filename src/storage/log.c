@@ -162,6 +162,7 @@ void log_close(log_t *log) {
     if (!log) {
         return;
     }
+    log_cleaner_detach(log); /* a pass in flight discards its result, never swaps */
     if (log->flush_inflight || log->in_callbacks) {
         log->closing = true; /* the flush completion frees it */
         return;

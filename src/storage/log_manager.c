@@ -35,14 +35,16 @@ typedef struct mgr_dir {
 typedef struct mgr_entry {
     log_t *log;
     size_t dir;
-    int64_t clean_ckpt; /* cleaner-offset-checkpoint: the first dirty offset */
-    int64_t ckpt_start; /* the log start offset the last checkpoint snapshot holds */
+    int64_t clean_ckpt;   /* cleaner-offset-checkpoint: the first dirty offset */
+    int64_t ckpt_start;   /* the log start offset the last checkpoint snapshot holds */
+    uint64_t incarnation; /* unique per add_log: a pass recognises its log by it */
 } mgr_entry_t;
 
 /* The cleaning pass in flight (at most one, as one Kafka cleaner thread). */
 typedef struct mgr_clean {
     logmgr_t *mgr; /* NULL once the manager was freed */
     char *key;
+    uint64_t incarnation; /* of the entry the pass started on */
 } mgr_clean_t;
 
 struct logmgr {
@@ -59,6 +61,7 @@ struct logmgr {
     int64_t cleaner_last_ms;
     mgr_clean_t *cleaning;
     int64_t cleaner_passes;
+    uint64_t next_incarnation;
     ckpt_entry_t *clean_ckpts; /* read at open, taken by add_log */
     logmgr_clean_limit_fn clean_limit;
     void *clean_limit_arg;
@@ -143,6 +146,7 @@ static void add_log(logmgr_t *m, log_t *log, size_t dir) {
     mgr_entry_t *e = xcalloc(1, sizeof(*e));
     e->log = log;
     e->dir = dir;
+    e->incarnation = ++m->next_incarnation;
     e->clean_ckpt =
         ckpt_lookup(m->clean_ckpts, m->nclean_ckpts, log_topic(log), log_partition(log), 0);
     char *key = log_key(log_topic(log), log_partition(log));
@@ -517,7 +521,8 @@ static void on_cleaned(void *arg, int status, const log_clean_stats_t *stats) {
         m->cleaning = NULL;
         m->cleaner_last_ms = mgr_now(m);
         mgr_entry_t *e = map_get_str(m->logs, c->key);
-        if (e && status == 0) {
+        /* not a log of the same name re-created while the pass ran */
+        if (e && e->incarnation == c->incarnation && status == 0) {
             e->clean_ckpt = stats->end_offset;
             m->cleaner_passes++;
             m->ckpt_dirty = true;
@@ -568,6 +573,7 @@ static void maybe_clean(logmgr_t *m) {
     mgr_clean_t *c = xcalloc(1, sizeof(*c));
     c->mgr = m;
     c->key = log_key(log_topic(best->log), log_partition(best->log));
+    c->incarnation = best->incarnation;
     m->cleaning = c;
     int rc = log_clean(best->log, best->clean_ckpt, false, on_cleaned, c);
     if (rc != 0) {

@@ -712,6 +712,67 @@ static void test_clean_discarded_when_log_changed(void **state) {
     assert_int_equal(count_files(f, ".cleaned"), 0);
 }
 
+/* A pass in flight when the log is closed while a flush is also in flight (the log is
+ * freed only by the flush completion): the pass is detached at close and its result
+ * discarded, not swapped into the closing log. */
+static void test_clean_detached_by_close_during_flush(void **state) {
+    fixture_t *f = *state;
+    f->cfg.segment_bytes = 100000;
+    strata_executor_t ex = {q_submit, f};
+    assert_int_equal(log_open(f->dir, "t", 0, &f->cfg, &ex, 0, false, &f->log), 0);
+    fill_updates(f, 8);
+    assert_int_equal(log_roll(f->log), 0);
+    put1(f, "k0", "x");
+    run_all(f);
+    f->cb_calls = 0;
+    assert_int_equal(log_clean(f->log, 0, true, on_clean, f), 0); /* queued first */
+    assert_int_equal(log_flush(f->log, NULL, NULL), 0);           /* then the flush */
+    log_close(f->log); /* freed by the flush completion */
+    f->log = NULL;
+    run_all(f); /* the pass completes before the flush */
+    assert_int_equal(f->cb_calls, 1);
+    assert_int_equal(f->cb_status, -ECANCELED);
+    assert_int_equal(count_files(f, ".cleaned"), 0);
+    assert_int_equal(count_files(f, ".swap"), 0);
+    assert_int_equal(count_files(f, ".deleted"), 0);
+    open_log(f);
+    dump_t d;
+    dump_log(f, &d);
+    assert_int_equal(d.n, 9); /* nothing was cleaned */
+}
+
+/* The manager's pass completion applies the cleaner checkpoint only to the log it
+ * started on: a log deleted while its pass runs and re-created under the same name
+ * keeps its own checkpoint (0). */
+static void test_logmgr_clean_result_not_applied_to_recreated_log(void **state) {
+    fixture_t *f = *state;
+    const char *dirs[1] = {f->dir};
+    strata_executor_t ex = {q_submit, f};
+    logmgr_t *m;
+    assert_int_equal(logmgr_open(dirs, 1, &f->cfg, &ex, &m), 0);
+    run_all(f);
+    logmgr_cleaner_config_t cc = {.enable = true, .backoff_ms = 1000};
+    logmgr_set_cleaner(m, &cc);
+    assert_int_equal(logmgr_create(m, "t", 0, &f->cfg, &f->log), 0);
+    fill_updates(f, 40);
+    assert_int_equal(log_roll(f->log), 0);
+    run_all(f);
+    f->now += 1000;
+    logmgr_tick(m); /* the pass is queued */
+    assert_true(log_cleaning(f->log));
+    assert_int_equal(log_flush(f->log, NULL, NULL), 0); /* after it: frees the old log */
+    assert_int_equal(logmgr_delete(m, "t", 0), 0);
+    f->log = NULL;
+    log_t *fresh;
+    assert_int_equal(logmgr_create(m, "t", 0, &f->cfg, &fresh), 0);
+    run_all(f);
+    assert_int_equal(logmgr_cleaner_passes(m), 0);
+    assert_int_equal(logmgr_cleaner_checkpoint(m, "t", 0), 0);
+    assert_int_equal(log_end_offset(fresh), 0);
+    logmgr_free(m);
+    run_all(f);
+}
+
 /* Checks the reopened log: every key's latest value present at its offset. */
 static void check_latest(fixture_t *f, int n) {
     dump_t d;
@@ -969,6 +1030,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_clean_groups_small_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_keeps_producer_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_discarded_when_log_changed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_detached_by_close_during_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_logmgr_clean_result_not_applied_to_recreated_log,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_crash_at_each_swap_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_fsync_failure_takes_log_offline, setup,
                                         teardown),

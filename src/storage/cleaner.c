@@ -370,9 +370,19 @@ static int batch_records(const clean_job_t *job, const uint8_t *b, const rb_head
                              rec_len);
 }
 
+/*
+ * Kafka's LogValidator for a compacted topic: every record of every batch must parse and
+ * carry a key, so compressed batches are decompressed here, on the loop. The work is
+ * bounded per append (one partition of a produce request): the decompressed bytes of all
+ * its batches together stay within rbc_limit(max.message.bytes) (32 MiB at the default),
+ * the cap one batch had before; past it the append answers STRATA_ETOO_LARGE
+ * (MESSAGE_TOO_LARGE). A batch that cannot be decompressed is refused (STRATA_ECORRUPT:
+ * CORRUPT_MESSAGE), never stored unchecked: the cleaner could not read it either.
+ */
 int log_check_keys(const log_t *log, const uint8_t *data, size_t len) {
     size_t pos = 0;
     buf_t plain = BUF_INIT;
+    size_t budget = rbc_limit(log->cfg.max_message_bytes);
     int rc = 0;
     while (pos < len && rc == 0) {
         rb_header_t h;
@@ -380,21 +390,29 @@ int log_check_keys(const log_t *log, const uint8_t *data, size_t len) {
         size_t total = (size_t)h.length + 12;
         const uint8_t *p;
         size_t n;
-        if ((h.attributes & RB_ATTR_CONTROL) == 0 &&
-            rbc_batch_records(data + pos, total, rbc_limit(log->cfg.max_message_bytes), &plain, &p,
-                              &n) == 0) {
-            const uint8_t *end = p + n;
-            for (int32_t i = 0; i < h.record_count && rc == 0; i++) {
-                rec_t r;
-                if (!next_record(&p, end, h.base_offset, &r)) {
-                    /* Kafka's LogValidator refuses them too; stored, they would stop
-                     * every cleaning pass of this log (map_batch: corrupt). */
-                    rc = STRATA_ECORRUPT;
-                    break;
-                }
-                if (!r.key) {
-                    rc = LOG_ENO_KEY;
-                }
+        if ((h.attributes & RB_ATTR_CONTROL) != 0) {
+            pos += total;
+            continue;
+        }
+        rc = rbc_batch_records(data + pos, total, budget, &plain, &p, &n);
+        if (rc != 0) {
+            rc = rc == STRATA_ETOO_LARGE ? STRATA_ETOO_LARGE : STRATA_ECORRUPT;
+            break;
+        }
+        if ((h.attributes & RB_ATTR_COMPRESSION) != RBC_NONE) {
+            budget -= n; /* n <= budget: the decompression stopped at it */
+        }
+        const uint8_t *end = p + n;
+        for (int32_t i = 0; i < h.record_count && rc == 0; i++) {
+            rec_t r;
+            if (!next_record(&p, end, h.base_offset, &r)) {
+                /* Kafka's LogValidator refuses them too; stored, they would stop
+                 * every cleaning pass of this log (map_batch: corrupt). */
+                rc = STRATA_ECORRUPT;
+                break;
+            }
+            if (!r.key) {
+                rc = LOG_ENO_KEY;
             }
         }
         pos += total;
@@ -403,9 +421,14 @@ int log_check_keys(const log_t *log, const uint8_t *data, size_t len) {
     if (rc == LOG_ENO_KEY) {
         slog_debug("[Log partition=%s-%d] rejected a record without a key: the log is compacted",
                    log->topic, log->partition);
+    } else if (rc == STRATA_ETOO_LARGE) {
+        slog_debug("[Log partition=%s-%d] rejected batches decompressing past %zu bytes in one "
+                   "append: the log is compacted and every record's key is checked",
+                   log->topic, log->partition, rbc_limit(log->cfg.max_message_bytes));
     } else if (rc != 0) {
-        slog_debug("[Log partition=%s-%d] rejected a batch whose records do not parse", log->topic,
-                   log->partition);
+        slog_debug("[Log partition=%s-%d] rejected a batch whose records do not parse or do not "
+                   "decompress",
+                   log->topic, log->partition);
     }
     return rc;
 }

@@ -12,7 +12,10 @@
  *     uncompressed length, zstd's frame content size) is checked before allocating.
  *     A stream that would exceed it fails with STRATA_ETOO_LARGE, garbage with
  *     STRATA_ECORRUPT; nothing asserts on input bytes.
- *  2. The produce path never calls this file (batches are stored as they arrive).
+ *  2. On produce (on the event loop) this file is used only for legacy message sets
+ *     being up-converted (lr_convert) and, for a compacted topic, the batches whose keys
+ *     log_check_keys (cleaner.c) checks, with one cap for all the batches of an append
+ *     (rbc_limit); magic-2 batches of other topics are stored as they arrive.
  */
 #include "storage/storage_int.h"
 

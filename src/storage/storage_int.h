@@ -256,8 +256,10 @@ void log_reap_deleted(log_t *log);
 int log_close_clean(log_t *log);
 void log_destroy(log_t *log);
 /** Compacted logs take keyed records only (Kafka's LogValidator): @returns 0,
- * LOG_ENO_KEY when a record of the validated batches data[0..len) has a null key, or
- * STRATA_ECORRUPT when the records of a batch do not parse. */
+ * LOG_ENO_KEY when a record of the validated batches data[0..len) has a null key,
+ * STRATA_ECORRUPT when the records of a batch do not parse or do not decompress, or
+ * STRATA_ETOO_LARGE when the batches decompress past rbc_limit(max.message.bytes) in
+ * total (the bound on the loop's work per append). */
 int log_check_keys(const log_t *log, const uint8_t *data, size_t len);
 /** After an append: starts writeback of the active segment's whole pages past wb_end
  * on the executor when log.writeback.bytes of them are waiting (writeback.c). */

@@ -195,7 +195,7 @@ static void check_valid_batch(const uint8_t *b, size_t total, const rb_header_t 
         /* The compacted-topic key check of produce (log_check_keys) on the same batch. */
         log_t fake;
         int krc = log_check_keys(fake_log(&fake), b, total);
-        if (krc != 0 && krc != LOG_ENO_KEY && krc != STRATA_ECORRUPT) {
+        if (krc != 0 && krc != LOG_ENO_KEY && krc != STRATA_ECORRUPT && krc != STRATA_ETOO_LARGE) {
             fail("log_check_keys: unexpected code");
         }
         if (s.ok && (h->attributes & RB_ATTR_CONTROL) == 0 &&

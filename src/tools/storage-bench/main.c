@@ -164,11 +164,21 @@ static double raw_write(const char *dir, const pool_t *p, int64_t total, bool fs
     return s;
 }
 
+static int64_t writeback_bytes = -1; /* --writeback-bytes; -1 = the log's default */
+
+/* Applies the command line's log settings over log_config_default. */
+static void bench_config(log_config_t *cfg) {
+    if (writeback_bytes >= 0) {
+        cfg->writeback_bytes = writeback_bytes;
+    }
+}
+
 /* The same bytes through log_append; flush_each adds log_flush after every batch. */
 static double log_write(const char *dir, pool_t *p, int64_t total, bool flush_each,
                         int64_t *written, int64_t *batches) {
     log_config_t cfg;
     log_config_default(&cfg);
+    bench_config(&cfg);
     log_t *log;
     int rc = log_open(dir, "bench", 0, &cfg, &strata_inline_executor, 0, false, &log);
     if (rc != 0) {
@@ -265,6 +275,7 @@ static void phase_throughput(const char *dir, int64_t total, int64_t batch_bytes
         }
         log_config_t cfg;
         log_config_default(&cfg);
+        bench_config(&cfg);
         log_t *log;
         int rc = log_open(dir, "bench", 0, &cfg, &strata_inline_executor, 0, false, &log);
         if (rc != 0) {
@@ -329,6 +340,7 @@ static void phase_recovery(const char *dir, int64_t total, int64_t tail) {
     pool_build(&p, 16 * KIB, 64 * MIB);
     log_config_t cfg;
     log_config_default(&cfg);
+    bench_config(&cfg);
     log_t *log;
     int rc = log_open(dir, "recover", 0, &cfg, &strata_inline_executor, 0, false, &log);
     if (rc != 0) {
@@ -456,6 +468,8 @@ static void usage(void) {
             "  --flush-batches   batches in the flush-every-batch runs (default 2000)\n"
             "  --quick           --bytes 256M --recovery-bytes 256M --flush-batches 300\n"
             "  --only            append, flush, recovery or crc\n"
+            "  --writeback-bytes log.writeback.bytes of the logs (default 1M, 0 = off; the\n"
+            "                    inline executor runs it on the appending thread)\n"
             "  --reps            interleaved raw/log runs per batch size, median printed (default "
             "3)\n");
     exit(2);
@@ -475,6 +489,8 @@ int main(int argc, char **argv) {
             flush_batches = parse_size(argv[++i]);
         } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             reps = parse_size(argv[++i]);
+        } else if (strcmp(argv[i], "--writeback-bytes") == 0 && i + 1 < argc) {
+            writeback_bytes = parse_size(argv[++i]);
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];
         } else if (strcmp(argv[i], "--quick") == 0) {

@@ -63,29 +63,6 @@ void seg_release(seg_t *s) {
     }
 }
 
-int seg_create(const char *dir, int64_t base_offset, int64_t index_max_bytes, seg_t **out) {
-    seg_t *s = seg_alloc(dir, base_offset);
-    int rc;
-    s->fd = open(s->log_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (s->fd < 0) {
-        rc = -errno;
-        goto fail;
-    }
-    if ((rc = idx_open(&s->oidx, s->oidx_path, OIDX_ENTRY_SIZE, base_offset)) != 0 ||
-        (rc = idx_resize(&s->oidx, 0)) != 0 || (rc = idx_resize(&s->oidx, index_max_bytes)) != 0) {
-        goto fail;
-    }
-    if ((rc = idx_open(&s->tidx, s->tidx_path, TIDX_ENTRY_SIZE, base_offset)) != 0 ||
-        (rc = idx_resize(&s->tidx, 0)) != 0 || (rc = idx_resize(&s->tidx, index_max_bytes)) != 0) {
-        goto fail;
-    }
-    *out = s;
-    return 0;
-fail:
-    seg_free(s);
-    return rc;
-}
-
 int seg_create_suffixed(const char *dir, int64_t base_offset, const char *suffix,
                         int64_t index_max_bytes, seg_t **out) {
     seg_t *s = seg_alloc(dir, base_offset);
@@ -114,6 +91,10 @@ int seg_create_suffixed(const char *dir, int64_t base_offset, const char *suffix
 fail:
     seg_free(s);
     return rc;
+}
+
+int seg_create(const char *dir, int64_t base_offset, int64_t index_max_bytes, seg_t **out) {
+    return seg_create_suffixed(dir, base_offset, "", index_max_bytes, out);
 }
 
 int seg_rename_files(seg_t *s, const char *dir, const char *suffix) {

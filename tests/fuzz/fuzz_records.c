@@ -24,7 +24,7 @@
  * same bytes; a converted or recoded batch validates and keeps its records; two record
  * parsers (rb_find_in_records and a strict one here) and log_check_keys agree.
  * Built with -fsanitize=fuzzer by tests/fuzz/tests.cmake (clang, STRATA_FUZZ=ON); with
- * FUZZ_REPLAY_MAIN defined it is a plain program that replays files (any compiler).
+ * tests/fuzz/replay_main.c linked in it is a plain program that replays files (any compiler).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -594,21 +594,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(d);
     return 0;
 }
-
-#ifdef FUZZ_REPLAY_MAIN
-/* Replays each file named on the command line once (regression run without libFuzzer). */
-int main(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        buf_t b = BUF_INIT;
-        int rc = fs_read_file(argv[i], &b);
-        if (rc != 0) {
-            fprintf(stderr, "%s: %s\n", argv[i], strata_strerror(rc));
-            return 1;
-        }
-        LLVMFuzzerTestOneInput(b.data, b.len);
-        buf_destroy(&b);
-    }
-    printf("replayed %d inputs\n", argc - 1);
-    return 0;
-}
-#endif

@@ -28,9 +28,18 @@ mkdir "$work/request" "$work/records"
 # UBSan is built in recover mode by the top CMakeLists; make any report fatal here.
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
-run() { # target seconds corpus
-    "$bdir/$1" -max_total_time="$2" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-        -print_final_stats=1 -artifact_prefix="$bdir/" "$work/$3" "$root/tests/fuzz/$4"
+run() { # target seconds corpus: libFuzzer's progress goes to $bdir/TARGET.log; its tail is
+    # printed on a failure (the report), else only the final statistics.
+    log="$bdir/$1.log"
+    if "$bdir/$1" -max_total_time="$2" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+        -print_final_stats=1 -artifact_prefix="$bdir/" "$work/$3" "$root/tests/fuzz/$4" \
+        >"$log" 2>&1; then
+        grep -E '^(Done|stat::)' "$log" | sed "s/^/$1: /"
+        return 0
+    fi
+    tail -n 80 "$log"
+    echo "fuzz.sh: $1 failed; the whole log is $log"
+    return 1
 }
 run fuzz_request "$first" request corpus
 run fuzz_records "$second" records corpus-records

@@ -8,7 +8,11 @@
 #      drivers against its broker;
 #   5. the fuzzers (request decoder, record paths) for a bounded time in total (scripts/fuzz.sh 60).
 # Every step runs even when an earlier independent one failed; the exit code is non-zero when any
-# step failed, and the closing lines list the failed steps.
+# step failed. A ctest test that fails is run once more on its own: one that passes then is
+# reported as FLAKY (with the output of its failed run) and does not fail the step, as Kafka's
+# own CI retries a failed test once; one that fails twice fails the step. The closing lines
+# (what a CI log tail shows) repeat the output of every failed or flaky test, then list the
+# failed steps.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +22,8 @@ BUILD="${STRATA_BUILD_DIR:-$ROOT/build}"           # overridable so a developer'
 ASAN_BUILD="${STRATA_ASAN_BUILD_DIR:-$ROOT/build-asan}" # clash with another one on the machine
 failed=()
 passed=()
+REPORT="$(mktemp)" # what finish prints last: failed and flaky tests with their output
+trap 'rm -f "$REPORT"' EXIT
 
 step() { # step NAME COMMAND...: runs COMMAND, records the outcome under NAME.
     local name="$1"
@@ -34,7 +40,55 @@ step() { # step NAME COMMAND...: runs COMMAND, records the outcome under NAME.
     return 1
 }
 
+# test_output DIR NAME: the output ctest recorded for test NAME in its last run in DIR.
+test_output() {
+    awk -v name="$2" '
+        $0 ~ "^[0-9]+/[0-9]+ Testing: " name "$" { on = 1 }
+        on { print }
+        on && /^"[^"]*" (end time|time elapsed)/ { exit }
+    ' "$1/Testing/Temporary/LastTest.log" | tail -n 60
+}
+
+# run_ctest LABEL DIR CTEST_ARGS...: ctest, then the failed tests once more (see the header).
+run_ctest() {
+    local label="$1" dir="$2"
+    shift 2
+    ctest --test-dir "$dir" --output-on-failure "$@" && return 0
+    local list="$dir/Testing/Temporary/LastTestsFailed.log"
+    [ -s "$list" ] || return 1
+    local first
+    first="$(mktemp)"
+    cp "$list" "$first"
+    local name
+    while IFS=: read -r _ name; do
+        {
+            echo "---- $label: $name failed; its output:"
+            test_output "$dir" "$name"
+        } >>"$REPORT.$label"
+    done <"$first"
+    echo "==> test.sh: $label: running the failed tests once more" >&2
+    if ctest --test-dir "$dir" --output-on-failure --rerun-failed "$@"; then
+        while IFS=: read -r _ name; do
+            echo "==> test.sh: FLAKY: $label: $name failed, then passed on its own" >>"$REPORT"
+        done <"$first"
+        cat "$REPORT.$label" >>"$REPORT"
+        rm -f "$first" "$REPORT.$label"
+        return 0
+    fi
+    while IFS=: read -r _ name; do
+        if grep -q ":$name\$" "$list"; then
+            echo "==> test.sh: FAILED: $label: $name failed twice" >>"$REPORT"
+        else
+            echo "==> test.sh: FLAKY: $label: $name failed, then passed on its own" >>"$REPORT"
+        fi
+    done <"$first"
+    cat "$REPORT.$label" >>"$REPORT"
+    rm -f "$first" "$REPORT.$label"
+    return 1
+}
+
 finish() {
+    [ -s "$REPORT" ] && cat "$REPORT" >&2
     echo "==> test.sh: steps passed: ${passed[*]:-none}" >&2
     if ((${#failed[@]})); then
         echo "==> test.sh: steps FAILED: ${failed[*]}" >&2
@@ -70,17 +124,19 @@ if step build build "$BUILD" -DCMAKE_BUILD_TYPE=Release; then
         step gen-proto python3 "$ROOT/scripts/gen_proto.py" --check
     fi
     # Unit tests, then integration and slow tests (each starts its own broker on its own port).
-    step ctest ctest --test-dir "$BUILD" -j2 --output-on-failure --timeout 600
+    step ctest run_ctest ctest "$BUILD" -j2 --timeout 600
 fi
 
 if step build-asan build "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON; then
-    step ctest-asan-unit env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp" \
-        ctest --test-dir "$ASAN_BUILD" -L unit -j2 --output-on-failure --timeout 600
+    export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+    # libzookeeper_mt's own leaks on session expiry are suppressed (tests/lsan.supp).
+    asan_unit() { LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp" run_ctest "$@"; }
+    step ctest-asan-unit asan_unit ctest-asan-unit "$ASAN_BUILD" -L unit -j2 --timeout 600
     # The real-client and bad-input drivers once more against the sanitized broker: each
     # broker must exit 0 on SIGTERM with no sanitizer report in its log.
-    step ctest-asan-integration env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        ctest --test-dir "$ASAN_BUILD" -R '^integration_' -j2 --output-on-failure --timeout 900
+    step ctest-asan-integration run_ctest ctest-asan-integration "$ASAN_BUILD" \
+        -R '^integration_' -j2 --timeout 900
+    unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 
 step fuzz "$ROOT/scripts/fuzz.sh" "$FUZZ_SECONDS"

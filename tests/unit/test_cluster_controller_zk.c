@@ -231,6 +231,23 @@ static raw_t raw_children(cluster_t *c, const char *path) {
     return r;
 }
 
+/* The number of children of path once it is want, re-reading until then or WAIT_MS: after a
+ * ZooKeeper restart the raw session may still be reconnecting (a read then fails with
+ * connection loss) and a broker whose session was renewed registers again. */
+static size_t raw_children_until(cluster_t *c, const char *path, size_t want) {
+    uint64_t deadline = uv_now(&c->loop) + WAIT_MS;
+    raw_t r;
+    do {
+        r = raw_children(c, path);
+        if (r.rc == 0 && r.count == want) {
+            break;
+        }
+        usleep(50 * 1000); /* polling a condition with a deadline, off the loop */
+        uv_update_time(&c->loop);
+    } while (uv_now(&c->loop) < deadline);
+    return r.count;
+}
+
 /* ---------------------------------------------------------------- admin */
 
 typedef struct result {
@@ -451,7 +468,7 @@ static void test_zk_restart_mid_run(void **state) {
     }
     ctl_cond_t cc2 = {&c, -1, 0};
     assert_true(run_until(&c.loop, one_controller, &cc2, WAIT_MS));
-    assert_int_equal(raw_children(&c, "/brokers/ids").count, 3);
+    assert_int_equal(raw_children_until(&c, "/brokers/ids", 3), 3);
     cluster_stop(&c);
 }
 

@@ -10,7 +10,8 @@
 #   scripts/bench/replication.sh [--records N] [--size BYTES] [--partitions P]
 #
 # STRATA_BUILD_DIR picks another (Release) build directory; STRATA_BENCH_NO_BUILD=1 uses the
-# binaries already there. Not a test: nothing here asserts a duration.
+# binaries already there; STRATA_BROKER_OVERRIDES="key=value ..." is passed to every broker
+# as --override (e.g. log.writeback.bytes=1048576). Not a test: nothing here asserts a duration.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -25,7 +26,7 @@ while [[ $# -gt 0 ]]; do
     --records) RECORDS=$2; shift 2 ;;
     --size) SIZE=$2; shift 2 ;;
     --partitions) PARTS=$2; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "replication.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -57,6 +58,10 @@ free_port() {
 ZK_PORT="$(ZK_OWNER_PID=$$ "$ROOT/scripts/zk.sh" start "$DIR/zk")"
 BOOT=""
 declare -A RACK=([1]=rack-a [2]=rack-b [3]=rack-a)
+EXTRA=()
+for kv in ${STRATA_BROKER_OVERRIDES:-}; do
+    EXTRA+=(--override "$kv")
+done
 for id in 1 2 3; do
     port="$(free_port)"
     mkdir -p "$DIR/b$id"
@@ -66,7 +71,7 @@ for id in 1 2 3; do
         --override "advertised.listeners=PLAINTEXT://127.0.0.1:$port" \
         --override "log.dirs=$DIR/b$id/data" \
         --override "zookeeper.connect=127.0.0.1:$ZK_PORT/strata" \
-        --override "offsets.topic.replication.factor=3" >"$DIR/b$id/broker.log" 2>&1 &
+        --override "offsets.topic.replication.factor=3" "${EXTRA[@]}" >"$DIR/b$id/broker.log" 2>&1 &
     PIDS+=($!)
     BOOT="${BOOT:+$BOOT,}127.0.0.1:$port"
 done

@@ -112,11 +112,12 @@ const cfg_def_t cfg_broker_defs[] = {
      "CreateTime or LogAppendTime"},
     {"log.segment.delete.delay.ms", CFG_INT64, F(log_segment_delete_delay_ms), "60000", 0, I64MAX,
      "Delay before a deleted segment's files are unlinked"},
-    {"log.writeback.bytes", CFG_INT64, F(log_writeback_bytes), "1048576", 0, I64MAX,
+    {"log.writeback.bytes", CFG_INT64, F(log_writeback_bytes), "0", 0, I64MAX,
      "Strata only (no Kafka key): once the active segment has this many bytes of whole pages "
      "not yet handed to writeback, a worker starts their writeback (sync_file_range, not an "
-     "fsync: no durability) to keep the kernel's periodic writeback from stalling appends; 0 = "
-     "off"},
+     "fsync: no durability), so the kernel's periodic writeback never stalls an append for "
+     "long; costs append throughput while the disk is busy. 0 = off: the kernel decides, as "
+     "for Kafka. 1048576 is a good value when produce latency matters more than throughput"},
     {"log.cleanup.policy", CFG_STRING, F(log_cleanup_policy), "delete", NORANGE,
      "delete, compact or compact,delete: compact keeps the latest record per key (the log "
      "cleaner); compact alone turns off time/size retention"},

@@ -35,7 +35,7 @@ void log_config_default(log_config_t *cfg) {
     cfg->min_cleanable_ratio = 0.5;
     cfg->delete_retention_ms = 86400000;
     cfg->min_compaction_lag_ms = 0;
-    cfg->writeback_bytes = 1024 * 1024;
+    cfg->writeback_bytes = 0; /* off: the kernel's writeback, as for Kafka */
     cfg->now_ms = NULL;
     cfg->now_arg = NULL;
 }

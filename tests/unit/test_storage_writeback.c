@@ -175,7 +175,7 @@ static void test_default_and_bad_config(void **state) {
     fixture_t *f = *state;
     log_config_t c;
     log_config_default(&c);
-    assert_int_equal(c.writeback_bytes, 1024 * 1024);
+    assert_int_equal(c.writeback_bytes, 0);
     c.writeback_bytes = -1;
     log_t *log = NULL;
     assert_int_equal(log_open(f->dir, "t", 0, &c, NULL, 0, false, &log), STRATA_ECONFIG);

@@ -483,8 +483,8 @@ static void usage(void) {
             "  --flush-batches   batches in the flush-every-batch runs (default 2000)\n"
             "  --quick           --bytes 256M --recovery-bytes 256M --flush-batches 300\n"
             "  --only            append, flush, recovery or crc\n"
-            "  --writeback-bytes log.writeback.bytes of the logs (default 1M, 0 = off; in the\n"
-            "                    append phase it runs on the thread pool, as in the broker)\n"
+            "  --writeback-bytes log.writeback.bytes of the logs (default 0 = off, as in the\n"
+            "                    broker; when on, it runs on the thread pool in the append phase)\n"
             "  --reps            interleaved raw/log runs per batch size, median printed (default "
             "3)\n");
     exit(2);

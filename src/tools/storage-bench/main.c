@@ -486,7 +486,7 @@ static void usage(void) {
             "  --writeback-bytes log.writeback.bytes of the logs (default 0 = off, as in the\n"
             "                    broker; when on, it runs on the thread pool in the append phase)\n"
             "  --reps            interleaved raw/log runs per batch size, median printed (default "
-            "3)\n");
+            "5)\n");
     exit(2);
 }
 
@@ -494,7 +494,7 @@ int main(int argc, char **argv) {
     uv_loop_init(&bench_loop);
     bg_executor_init(&pool_executor, &bench_loop);
     const char *dir = NULL, *only = NULL;
-    int64_t total = 2 * GIB, rec = 1 * GIB, flush_batches = 2000, reps = 3;
+    int64_t total = 2 * GIB, rec = 1 * GIB, flush_batches = 2000, reps = 5;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             dir = argv[++i];

@@ -15,41 +15,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import harness as h  # noqa: E402
-from harness import TestFailure, check  # noqa: E402
+from harness import TestFailure, check, poll  # noqa: E402
 
 SESSION_MS = 1000  # ZooKeeper notices a dead broker after ~1 s (tickTime 500: the minimum)
 RACKS = {1: "rack-a", 2: "rack-b", 3: "rack-a"}
 CHROOT = "/strata"
-
-
-def poll(what, fn, deadline_s, interval_s=0.05, describe=None):
-    """Calls fn until it returns a truthy value or the deadline passes; returns that value.
-    Raises TestFailure with the last value seen (or what describe() returns)."""
-    deadline = time.monotonic() + deadline_s
-    last = None
-    while True:
-        try:
-            last = fn()
-        except TestFailure as e:
-            last = "TestFailure: %s" % e
-        else:
-            if last:
-                return last
-        if time.monotonic() >= deadline:
-            if describe is not None:
-                try:
-                    last = describe()
-                except Exception as e:  # noqa: BLE001 - diagnostics only
-                    last = "(describe failed: %s)" % e
-            raise TestFailure("%s within %.1f s; last seen: %s" % (what, deadline_s,
-                                                                    str(last)[:3000]))
-        time.sleep(interval_s)  # poll interval, bounded by the deadline
 
 
 class ZooKeeper:

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -17,16 +16,7 @@ check = h.check
 TestFailure = h.TestFailure
 
 
-def poll(what, fn, deadline_s):
-    """Calls fn() until it returns a truthy value or the deadline passes (then fails)."""
-    deadline = time.monotonic() + deadline_s
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)  # poll interval, bounded by the deadline
-    raise TestFailure("%s within %.0f s (last: %r)" % (what, deadline_s, last))
+poll = h.poll
 
 
 def cli(broker, *args, expect_rc=0):

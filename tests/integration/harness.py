@@ -57,6 +57,31 @@ def check(cond, what, expected=None, got=None):
         raise TestFailure(msg)
 
 
+def poll(what, fn, deadline_s, interval_s=0.05, describe=None):
+    """Calls fn until it returns a truthy value or the deadline passes; returns that value.
+    A TestFailure raised by fn counts as "not yet". On the deadline, raises TestFailure with
+    the last value seen (or what describe() returns). The one poll of every test driver."""
+    deadline = time.monotonic() + deadline_s
+    last = None
+    while True:
+        try:
+            last = fn()
+        except TestFailure as e:
+            last = "TestFailure: %s" % e
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            if describe is not None:
+                try:
+                    last = describe()
+                except Exception as e:  # noqa: BLE001 - diagnostics only
+                    last = "(describe failed: %s)" % e
+            raise TestFailure("%s within %.1f s; last seen: %s" % (what, deadline_s,
+                                                                    str(last)[:3000]))
+        time.sleep(interval_s)  # poll interval, bounded by the deadline
+
+
 # ---------------------------------------------------------------- raw connections
 
 class Conn:

@@ -6,7 +6,6 @@ there on untouched. A consumer group's committed offset survives __consumer_offs
 compacted and a broker restart."""
 
 import os
-import time
 
 import harness as h
 import kafka_wire as kw
@@ -16,14 +15,7 @@ DEADLINE_S = 90
 
 
 def poll(what, fn, deadline_s=DEADLINE_S):
-    deadline = time.monotonic() + deadline_s
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)  # poll interval, bounded by the deadline
-    raise h.TestFailure("%s within %.0f s (last: %r)" % (what, deadline_s, last))
+    return h.poll(what, fn, deadline_s, interval_s=0.1)
 
 
 def cleaner_checkpoint(b, topic, partition):

@@ -127,6 +127,17 @@ static void broker_kill(broker_t *b) {
     memset(b, 0, sizeof(*b));
 }
 
+/* Every broker's metadata cache shows the three registrations. */
+static bool caches_see_all(void *arg) {
+    cluster_t *c = arg;
+    for (int i = 0; i < 3; i++) {
+        if (mdc_broker_count(c->b[i].mdc) != 3) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void cluster_start(cluster_t *c) {
     memset(c, 0, sizeof(*c));
     uv_loop_init(&c->loop);
@@ -140,6 +151,10 @@ static void cluster_start(cluster_t *c) {
         assert_true(run_until(&c->loop, started, &c->b[i], WAIT_MS));
         assert_int_equal(c->b[i].start_rc, 0);
     }
+    /* A broker started when its own registration is written; it learns of the others from
+     * its /brokers/ids watch later. Admin checks the replication factor against that cache
+     * (38, INVALID_REPLICATION_FACTOR, while it shows fewer than rf brokers), so wait for it. */
+    assert_true(run_until(&c->loop, caches_see_all, c, WAIT_MS));
 }
 
 static void cluster_stop(cluster_t *c) {

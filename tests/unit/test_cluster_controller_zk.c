@@ -246,9 +246,10 @@ static raw_t raw_children(cluster_t *c, const char *path) {
     return r;
 }
 
-/* The number of children of path once it is want, re-reading until then or WAIT_MS: after a
- * ZooKeeper restart the raw session may still be reconnecting (a read then fails with
- * connection loss) and a broker whose session was renewed registers again. */
+/* The number of children of path once it is want, re-reading until then or WAIT_MS (SIZE_MAX
+ * when the last read failed): after a ZooKeeper restart the raw session may still be
+ * reconnecting (a read then fails with connection loss) and a broker whose session was
+ * renewed registers again. */
 static size_t raw_children_until(cluster_t *c, const char *path, size_t want) {
     uint64_t deadline = uv_now(&c->loop) + WAIT_MS;
     raw_t r;
@@ -260,7 +261,7 @@ static size_t raw_children_until(cluster_t *c, const char *path, size_t want) {
         usleep(50 * 1000); /* polling a condition with a deadline, off the loop */
         uv_update_time(&c->loop);
     } while (uv_now(&c->loop) < deadline);
-    return r.count;
+    return r.rc == 0 ? r.count : SIZE_MAX; /* a failed read never passes for "none" */
 }
 
 /* ---------------------------------------------------------------- admin */
@@ -444,14 +445,8 @@ static void test_zk_delete_and_recreate(void **state) {
     }
     assert_int_equal(raw_get(&c, "/brokers/topics/dr").rc, STRATA_ENOTFOUND);
     assert_int_equal(raw_get(&c, "/config/topics/dr").rc, STRATA_ENOTFOUND);
-    raw_t q = {0};
-    for (int tries = 0; tries < 200; tries++) { /* the admin node goes last */
-        q = raw_children(&c, "/admin/delete_topics");
-        if (q.count == 0) {
-            break;
-        }
-    }
-    assert_int_equal(q.count, 0);
+    /* the admin node goes last: poll with the deadline, not a number of reads */
+    assert_int_equal(raw_children_until(&c, "/admin/delete_topics", 0), 0);
     assert_int_equal(create_topic(&c, other, "dr", 2, 3), 0);
     leaders_cond_t lc2 = {c.b[other].mdc, "dr", 2, -1};
     assert_true(run_until(&c.loop, leaders_ready, &lc2, WAIT_MS));

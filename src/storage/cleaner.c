@@ -299,23 +299,6 @@ int log_clean(log_t *log, int64_t first_dirty, bool force, log_clean_cb cb, void
 
 /* ---------------------------------------------------------------- records */
 
-/* Zigzag varint. @returns false past end or over 10 bytes. */
-static bool read_varlong(const uint8_t **p, const uint8_t *end, int64_t *out) {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*p >= end) {
-            return false;
-        }
-        uint8_t c = *(*p)++;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-            return true;
-        }
-    }
-    return false;
-}
-
 /* One record of an uncompressed batch. */
 typedef struct rec {
     const uint8_t *start; /* the length varint */
@@ -330,21 +313,21 @@ typedef struct rec {
 static bool next_record(const uint8_t **p, const uint8_t *end, int64_t base_offset, rec_t *r) {
     int64_t len, tdelta, odelta, klen, vlen;
     r->start = *p;
-    if (!read_varlong(p, end, &len) || len < 1 || len > end - *p) {
+    if (!rb_read_varlong(p, end, &len) || len < 1 || len > end - *p) {
         return false;
     }
     const uint8_t *q = *p + 1, *rend = *p + len; /* skip the attributes byte */
     /* The offset delta is a 32-bit varint in Kafka's format: larger is garbage (and
      * base + delta could overflow). */
-    if (!read_varlong(&q, rend, &tdelta) || !read_varlong(&q, rend, &odelta) || odelta < 0 ||
-        odelta > INT32_MAX || base_offset > INT64_MAX - odelta || !read_varlong(&q, rend, &klen) ||
-        klen < -1 || klen > rend - q) {
+    if (!rb_read_varlong(&q, rend, &tdelta) || !rb_read_varlong(&q, rend, &odelta) || odelta < 0 ||
+        odelta > INT32_MAX || base_offset > INT64_MAX - odelta ||
+        !rb_read_varlong(&q, rend, &klen) || klen < -1 || klen > rend - q) {
         return false;
     }
     r->key = klen < 0 ? NULL : q;
     r->key_len = klen < 0 ? 0 : (size_t)klen;
     q += klen < 0 ? 0 : klen;
-    if (!read_varlong(&q, rend, &vlen) || vlen < -1 || vlen > rend - q) {
+    if (!rb_read_varlong(&q, rend, &vlen) || vlen < -1 || vlen > rend - q) {
         return false;
     }
     r->null_value = vlen < 0;

@@ -102,8 +102,7 @@ const char *rb_status_str(rb_status_t st) {
     return "unknown";
 }
 
-/* Zigzag varint (records use signed varints). @returns false past end or over 10 bytes. */
-static bool read_varlong(const uint8_t **p, const uint8_t *end, int64_t *out) {
+bool rb_read_varlong(const uint8_t **p, const uint8_t *end, int64_t *out) {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
         if (*p >= end) {
@@ -124,12 +123,12 @@ int rb_find_in_records(const rb_header_t *h, const uint8_t *records, size_t len,
     const uint8_t *p = records, *end = records + len;
     for (int32_t i = 0; i < h->record_count; i++) {
         int64_t rlen, tdelta, odelta;
-        if (!read_varlong(&p, end, &rlen) || rlen < 1 || rlen > end - p) {
+        if (!rb_read_varlong(&p, end, &rlen) || rlen < 1 || rlen > end - p) {
             return STRATA_ECORRUPT;
         }
         const uint8_t *next = p + rlen, *q = p + 1; /* skip the attributes byte */
-        if (!read_varlong(&q, next, &tdelta) || !read_varlong(&q, next, &odelta) || odelta < 0 ||
-            odelta > INT32_MAX || h->base_offset > INT64_MAX - odelta) {
+        if (!rb_read_varlong(&q, next, &tdelta) || !rb_read_varlong(&q, next, &odelta) ||
+            odelta < 0 || odelta > INT32_MAX || h->base_offset > INT64_MAX - odelta) {
             return STRATA_ECORRUPT; /* the offset delta is a 32-bit varint */
         }
         /* base + delta wraps as in Kafka (Java long arithmetic), never overflows in C */

@@ -28,6 +28,9 @@
 
 /** Header fields only, no CRC (trusted bytes below the recovery point). */
 void rb_read_header(const uint8_t *p, rb_header_t *h);
+/** A zigzag varint of a record (Kafka's signed varlong) at *p, advancing *p.
+ * @returns false past end or over 10 bytes. */
+bool rb_read_varlong(const uint8_t **p, const uint8_t *end, int64_t *out);
 /**
  * The first record whose timestamp >= ts and offset >= min_offset in the (uncompressed)
  * records section of the batch whose header is h.

@@ -106,3 +106,15 @@ size_t bb_simple(buf_t *out, int32_t n, size_t value_size, int64_t ts) {
     o.base_timestamp = ts;
     return bb_append(out, &o);
 }
+
+int64_t bb_get_varlong(const uint8_t **p) {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+        uint8_t c = *(*p)++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            break;
+        }
+    }
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}

@@ -36,5 +36,8 @@ size_t bb_simple(buf_t *out, int32_t n, size_t value_size, int64_t ts);
 void bb_fix_crc(uint8_t *b);
 /** Total size of the batch at b, from its length field. */
 size_t bb_size(const uint8_t *b);
+/** The zigzag varint at *p (a record field written by this helper or by the code under
+ * test; no bounds: the test knows the bytes are there), advancing *p. */
+int64_t bb_get_varlong(const uint8_t **p);
 
 #endif

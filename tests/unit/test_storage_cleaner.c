@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch_builder.h"
 #include "fault_fs.h"
 #include "storage/storage_int.h"
 #include "strata/storage.h"
@@ -205,18 +206,6 @@ typedef struct dump {
     int nb;
 } dump_t;
 
-static int64_t get_varlong(const uint8_t **p) {
-    uint64_t v = 0;
-    for (int shift = 0;; shift += 7) {
-        uint8_t c = *(*p)++;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            break;
-        }
-    }
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
 static void parse_batch(const uint8_t *b, dump_t *d) {
     rb_header_t h;
     assert_true(rb_parse(b, (size_t)be32_get(b + RB_OFF_LENGTH) + 12, &h) > 0);
@@ -232,12 +221,12 @@ static void parse_batch(const uint8_t *b, dump_t *d) {
     }
     assert_int_equal(rbc_batch_records(b, (size_t)h.length + 12, 1 << 20, &plain, &p, &plen), 0);
     for (int32_t i = 0; i < h.record_count; i++) {
-        int64_t len = get_varlong(&p);
+        int64_t len = bb_get_varlong(&p);
         const uint8_t *next = p + len;
         p++;
-        get_varlong(&p);
-        int64_t od = get_varlong(&p);
-        int64_t kl = get_varlong(&p);
+        bb_get_varlong(&p);
+        int64_t od = bb_get_varlong(&p);
+        int64_t kl = bb_get_varlong(&p);
         rec_out_t *r = &d->recs[d->n++];
         memset(r, 0, sizeof(*r));
         r->offset = h.base_offset + od;
@@ -245,7 +234,7 @@ static void parse_batch(const uint8_t *b, dump_t *d) {
             memcpy(r->key, p, (size_t)kl);
             p += kl;
         }
-        int64_t vl = get_varlong(&p);
+        int64_t vl = bb_get_varlong(&p);
         r->tombstone = vl < 0;
         if (vl >= 0) {
             memcpy(r->value, p, (size_t)vl);

@@ -302,30 +302,19 @@ static void test_rbc_batch_recode(void **state) {
     buf_destroy(&plain);
 }
 
-static int64_t zz(const uint8_t **p) {
-    uint64_t v = 0;
-    for (int shift = 0;; shift += 7) {
-        uint8_t c = *(*p)++;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-        }
-    }
-}
-
 /* Walks a records section: 30 records, record i with a null key and the value kcat sent. */
 static void check_fixture_records(const char *codec, const uint8_t *p, size_t len) {
     const uint8_t *end = p + len;
     for (int i = 0; i < 30; i++) {
         assert_true(p < end);
-        int64_t rlen = zz(&p);
+        int64_t rlen = bb_get_varlong(&p);
         const uint8_t *next = p + rlen;
         assert_true(rlen > 0 && next <= end);
-        p++;                          /* attributes */
-        zz(&p);                       /* timestamp delta */
-        assert_int_equal(zz(&p), i);  /* offset delta */
-        assert_int_equal(zz(&p), -1); /* null key */
-        int64_t vlen = zz(&p);
+        p++;                                      /* attributes */
+        bb_get_varlong(&p);                       /* timestamp delta */
+        assert_int_equal(bb_get_varlong(&p), i);  /* offset delta */
+        assert_int_equal(bb_get_varlong(&p), -1); /* null key */
+        int64_t vlen = bb_get_varlong(&p);
         char want[160];
         int n = snprintf(want, sizeof(want), "librdkafka %s record %02d ", codec, i);
         for (int j = 0; j < i; j++) {
@@ -334,7 +323,7 @@ static void check_fixture_records(const char *codec, const uint8_t *p, size_t le
         assert_int_equal(vlen, n);
         assert_memory_equal(p, want, (size_t)n);
         p += n;
-        assert_int_equal(zz(&p), 0); /* no headers */
+        assert_int_equal(bb_get_varlong(&p), 0); /* no headers */
         assert_ptr_equal(p, next);
     }
     assert_ptr_equal(p, end);

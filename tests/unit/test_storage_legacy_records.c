@@ -13,6 +13,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "batch_builder.h"
 #include "strata/storage.h"
 
 /* ---------------------------------------------------------------- builders */
@@ -62,17 +63,6 @@ static void wrapper(buf_t *b, int magic, int codec, int attr_extra, int64_t ts,
     buf_destroy(&z);
 }
 
-static int64_t zz(const uint8_t **p) {
-    uint64_t v = 0;
-    for (int shift = 0;; shift += 7) {
-        uint8_t c = *(*p)++;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-        }
-    }
-}
-
 /* What a converted record must hold. */
 typedef struct want {
     int64_t ts;
@@ -105,13 +95,13 @@ static void check_batch(const buf_t *out, int codec, const want_t *w, int n) {
     assert_int_equal(rbc_batch_records(out->data, out->len, 1 << 20, &scratch, &p, &len), 0);
     const uint8_t *end = p + len;
     for (int i = 0; i < n; i++) {
-        int64_t rlen = zz(&p);
+        int64_t rlen = bb_get_varlong(&p);
         const uint8_t *next = p + rlen;
         assert_true(next <= end);
         assert_int_equal(*p++, 0); /* attributes */
-        assert_int_equal(h.base_timestamp + zz(&p), w[i].ts);
-        assert_int_equal(zz(&p), i);
-        int64_t kl = zz(&p);
+        assert_int_equal(h.base_timestamp + bb_get_varlong(&p), w[i].ts);
+        assert_int_equal(bb_get_varlong(&p), i);
+        int64_t kl = bb_get_varlong(&p);
         if (w[i].key == NULL) {
             assert_int_equal(kl, -1);
         } else {
@@ -119,7 +109,7 @@ static void check_batch(const buf_t *out, int codec, const want_t *w, int n) {
             assert_memory_equal(p, w[i].key, (size_t)kl);
             p += kl;
         }
-        int64_t vl = zz(&p);
+        int64_t vl = bb_get_varlong(&p);
         if (w[i].val == NULL) {
             assert_int_equal(vl, -1);
         } else {
@@ -127,7 +117,7 @@ static void check_batch(const buf_t *out, int codec, const want_t *w, int n) {
             assert_memory_equal(p, w[i].val, (size_t)vl);
             p += vl;
         }
-        assert_int_equal(zz(&p), 0); /* headers */
+        assert_int_equal(bb_get_varlong(&p), 0); /* headers */
         assert_ptr_equal(p, next);
     }
     assert_ptr_equal(p, end);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch_builder.h"
 #include "fault_fs.h"
 #include "storage/storage_int.h"
 #include "strata/storage.h"
@@ -233,18 +234,6 @@ static int64_t mc_now(void *arg) {
     return ((mc_t *)arg)->now;
 }
 
-static int64_t mc_varlong(const uint8_t **p) {
-    uint64_t v = 0;
-    for (int shift = 0;; shift += 7) {
-        uint8_t c = *(*p)++;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            break;
-        }
-    }
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
 static void mc_append(mc_t *m, unsigned *seed, int nkeys) {
     int n = 1 + (int)(rand_r(seed) % 4);
     if (m->n + n > MC_MAX) {
@@ -328,19 +317,19 @@ static void mc_check(mc_t *m) {
             assert_int_equal(rbc_batch_records(buf + pos, (size_t)bl, 1 << 20, &plain, &p, &plen),
                              0);
             for (int32_t i = 0; i < h.record_count; i++) {
-                int64_t len = mc_varlong(&p);
+                int64_t len = bb_get_varlong(&p);
                 const uint8_t *next = p + len;
                 p++;
-                mc_varlong(&p);
-                int64_t o = h.base_offset + mc_varlong(&p);
+                bb_get_varlong(&p);
+                int64_t o = h.base_offset + bb_get_varlong(&p);
                 assert_true(o > prev && o < m->n);
                 prev = o;
-                int64_t kl = mc_varlong(&p);
+                int64_t kl = bb_get_varlong(&p);
                 assert_true(kl > 0 && (size_t)kl < sizeof(m->recs[0].key));
                 assert_memory_equal(p, m->recs[o].key, (size_t)kl);
                 assert_int_equal(m->recs[o].key[kl], 0);
                 p += kl;
-                int64_t vl = mc_varlong(&p);
+                int64_t vl = bb_get_varlong(&p);
                 assert_int_equal(vl < 0, m->recs[o].tomb);
                 if (vl >= 0) {
                     char val[24];

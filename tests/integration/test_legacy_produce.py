@@ -103,25 +103,32 @@ def call_legacy(b, version, topic, records):
     return res[(topic, 0)]
 
 
+def produce_compressed_and_read_back(b, topic, codec, sent, extra, stored_as, read_back):
+    """kcat -z codec produces sent (with the extra librdkafka settings) to partition 0 of
+    topic; the segment files must hold v2 batches of that codec, some with several records,
+    and kcat -C must read every message back in order."""
+    b.create_topic(topic, 1)
+    h.kcat_produce(b, topic, sent, partition=0,
+                   extra=("-z", codec) + extra + ("-X", "linger.ms=100",
+                                                  "-X", "batch.num.messages=100000"))
+    bs = batches(b.data_dir, topic)
+    check(bs and all(m == 2 and c == CODECS[codec] for _o, _n, m, c in bs), stored_as,
+          CODECS[codec], bs)
+    check(any(n > 1 for _o, n, _m, _c in bs), "a %s batch holds several records" % codec,
+          "> 1", bs)
+    got = h.kcat_consume(b, topic, partition=0, fmt="%o %s\\n")
+    want = [b"%d %s" % (i, v) for i, v in enumerate(sent)]
+    check(got == want, read_back, "%d messages" % len(want), got[:3] + [b"..."] + got[-2:])
+
+
 def case_kcat_gzip_snappy_lz4_stored_compressed():
     with h.Broker(name="kcatcodecs") as b:
         for codec in ("gzip", "snappy", "lz4"):
-            topic = "kc-" + codec
-            b.create_topic(topic, 1)
             sent = [b"%s-%03d-%s" % (codec.encode(), i, b"abcdef" * (i % 11)) for i in range(300)]
-            h.kcat_produce(b, topic, sent, partition=0,
-                           extra=("-z", codec, "-X", "linger.ms=100",
-                                  "-X", "batch.num.messages=100000"))
-            bs = batches(b.data_dir, topic)
-            check(bs and all(m == 2 and c == CODECS[codec] for _o, _n, m, c in bs),
-                  "kcat -z %s batches are stored as %s v2 batches" % (codec, codec),
-                  CODECS[codec], bs)
-            check(any(n > 1 for _o, n, _m, _c in bs), "a %s batch holds several records" % codec,
-                  "> 1", bs)
-            got = h.kcat_consume(b, topic, partition=0, fmt="%o %s\\n")
-            want = [b"%d %s" % (i, v) for i, v in enumerate(sent)]
-            check(got == want, "kcat -C reads every %s message back" % codec,
-                  "%d messages" % len(want), got[:3] + [b"..."] + got[-2:])
+            produce_compressed_and_read_back(
+                b, "kc-" + codec, codec, sent, (),
+                "kcat -z %s batches are stored as %s v2 batches" % (codec, codec),
+                "kcat -C reads every %s message back" % codec)
 
 
 def case_librdkafka_legacy_producer_wrappers():
@@ -130,23 +137,12 @@ def case_librdkafka_legacy_producer_wrappers():
     up-conversion and is stored as v2 batches of the same codec."""
     with h.Broker(name="rdklegacy") as b:
         for codec in ("gzip", "snappy", "lz4"):
-            topic = "rl-" + codec
-            b.create_topic(topic, 1)
             sent = [b"legacy-%s-%03d-%s" % (codec.encode(), i, b"q" * (i % 23)) for i in range(150)]
-            h.kcat_produce(b, topic, sent, partition=0,
-                           extra=("-z", codec, "-X", "api.version.request=false",
-                                  "-X", "broker.version.fallback=0.10.0", "-X", "linger.ms=100",
-                                  "-X", "batch.num.messages=100000"))
-            bs = batches(b.data_dir, topic)
-            check(bs and all(m == 2 and c == CODECS[codec] for _o, _n, m, c in bs),
-                  "librdkafka's magic-1 %s wrappers stored as %s v2 batches" % (codec, codec),
-                  CODECS[codec], bs)
-            check(any(n > 1 for _o, n, _m, _c in bs), "a %s batch holds several records" % codec,
-                  "> 1", bs)
-            got = h.kcat_consume(b, topic, partition=0, fmt="%o %s\\n")
-            want = [b"%d %s" % (i, v) for i, v in enumerate(sent)]
-            check(got == want, "kcat -C reads every legacy %s message back" % codec,
-                  "%d messages" % len(want), got[:3] + [b"..."] + got[-2:])
+            produce_compressed_and_read_back(
+                b, "rl-" + codec, codec, sent,
+                ("-X", "api.version.request=false", "-X", "broker.version.fallback=0.10.0"),
+                "librdkafka's magic-1 %s wrappers stored as %s v2 batches" % (codec, codec),
+                "kcat -C reads every legacy %s message back" % codec)
 
 
 def case_raw_produce_v0_v1_v2_read_back():

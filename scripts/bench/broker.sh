@@ -59,4 +59,4 @@ for _ in $(seq 1 300); do
 done
 
 echo "broker.sh: $(uname -m), $(nproc) cores, $(uname -r); broker on 127.0.0.1:$PORT, data in $DATA" >&2
-"$BUILD/strata-bench" --bootstrap "127.0.0.1:$PORT" "$@"
+"$BUILD/strata-bench" --bootstrap "127.0.0.1:$PORT" --broker-pid "$BROKER_PID" "$@"

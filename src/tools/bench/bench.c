@@ -4,10 +4,13 @@
  * For every record size (default 100 B and 1 KiB) and acks setting (default 1 and all) it
  * produces N records (default 1,000,000) to a fresh one-partition topic, then consumes them from
  * offset 0, against the Strata broker at --bootstrap and, in the same run, against librdkafka's
- * in-memory mock cluster (one broker) as the reference. It prints records/s, MB/s (10^6 bytes of
- * record payload), p50/p99 delivery latency (produce() call to delivery report, under full load)
- * and the Strata/mock ratio; then loopback TCP bandwidth measured in the same run by a plain
- * sender/receiver thread pair, and Strata's 1 KiB consume rate as a percentage of it.
+ * in-memory mock cluster (one broker) as the reference; --reps times, Strata and mock
+ * alternating, each repetition on a fresh topic. It prints every run (records/s, MB/s = 10^6
+ * bytes of record payload, p50/p99 delivery latency from produce() call to delivery report under
+ * full load, and the CPU seconds the client and the server used in each phase), then per row the
+ * Strata/mock ratio of every repetition and the median; then loopback TCP bandwidth measured in
+ * the same run by a plain sender/receiver thread pair, and Strata's 1 KiB consume rate as a
+ * percentage of it.
  *
  * Consume is timed from the first record received to the last. librdkafka 2.0.2's mock keeps
  * only the newest ~5 MB of each partition (older message sets are dropped as new ones arrive,
@@ -15,14 +18,20 @@
  * and again until it has read N records (see run_consume); "log recs" says how many records the
  * log held.
  *
- * Both targets get the same client configuration (librdkafka defaults plus acks). The tool only
- * talks the Kafka protocol; it links no Strata module.
+ * CPU accounting (cpu_snapshot): client = this process's threads except the mock's own
+ * ("rdk:mock*"), which are the mock server; Strata's server is the process --broker-pid names.
+ *
+ * Both targets get the same client configuration (librdkafka defaults plus acks) and the same
+ * allocator setting: freed heap memory stays in the process (see keep_heap). The tool only talks
+ * the Kafka protocol; it links no Strata module.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -34,20 +43,39 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_RUNS      16
 #define CLIENT_WAIT_S 120
+#define MAX_THREADS   256
+
+/* CPU seconds used in one phase: by the client (this process minus the mock's threads) and by
+ * the server (the mock's threads, or the Strata broker process). */
+typedef struct {
+    double client, server;
+} cpu_use_t;
 
 typedef struct {
     const char *target; /* "strata" or "mock" */
     int size;
     int acks;
+    int rep;
     double prod_rps, prod_mbps, p50_ms, p99_ms;
     double cons_rps, cons_mbps;
     long cons_window; /* records in the log when consuming (the mock keeps only its newest ~5 MB) */
-    double win_rps;   /* Strata only: consume of the newest cons_window records of the mock */
-    int win_ok;
+    cpu_use_t prod_cpu, cons_cpu;
     int ok;
 } result_t;
+
+/* Per-thread CPU ticks of this process and the broker's total, at one instant. */
+typedef struct {
+    int n;
+    struct {
+        long tid;
+        int is_mock;
+        unsigned long long ticks;
+    } th[MAX_THREADS];
+    unsigned long long broker_ticks;
+} cpu_snap_t;
+
+static long broker_pid; /* --broker-pid: the Strata broker, for its CPU use; 0 = not measured */
 
 typedef struct {
     int64_t *enq_ns;   /* enqueue time per record, indexed by the record's opaque */
@@ -69,11 +97,99 @@ static void die(const char *what, const char *detail) {
     exit(1);
 }
 
+static cpu_snap_t *xmalloc_snap(void) {
+    cpu_snap_t *snap = malloc(sizeof *snap);
+    if (snap == NULL) {
+        die("malloc", strerror(errno));
+    }
+    return snap;
+}
+
 static void conf_set(rd_kafka_conf_t *conf, const char *key, const char *value) {
     char err[512];
     if (rd_kafka_conf_set(conf, key, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
         die(key, err);
     }
+}
+
+/* utime+stime ticks and the name of the task whose stat file is PATH; -1 if it is gone. */
+static int read_stat(const char *path, unsigned long long *ticks, char *comm, size_t comm_cap) {
+    char buf[1024];
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    size_t k = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[k] = '\0';
+    char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (open == NULL || close == NULL ||
+        sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) {
+        return -1;
+    }
+    snprintf(comm, comm_cap, "%.*s", (int)(close - open - 1), open + 1);
+    *ticks = (unsigned long long)ut + st;
+    return 0;
+}
+
+static void cpu_snapshot(cpu_snap_t *snap) {
+    char path[300], comm[64];
+    snap->n = 0;
+    snap->broker_ticks = 0;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL && snap->n < MAX_THREADS) {
+        unsigned long long t;
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        if (read_stat(path, &t, comm, sizeof comm) == 0) {
+            snap->th[snap->n].tid = atol(e->d_name);
+            snap->th[snap->n].is_mock = strncmp(comm, "rdk:mock", 8) == 0;
+            snap->th[snap->n].ticks = t;
+            snap->n++;
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    if (broker_pid > 0) {
+        snprintf(path, sizeof path, "/proc/%ld/stat", broker_pid);
+        if (read_stat(path, &snap->broker_ticks, comm, sizeof comm) != 0) {
+            snap->broker_ticks = 0;
+        }
+    }
+}
+
+/* CPU used between two snapshots. A thread born in between counts from zero; one that ended in
+ * between is lost (the client handles are destroyed only after the second snapshot). */
+static cpu_use_t cpu_between(const cpu_snap_t *a, const cpu_snap_t *b, int strata) {
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    unsigned long long client = 0, mock = 0;
+    for (int i = 0; i < b->n; i++) {
+        unsigned long long before = 0;
+        for (int j = 0; j < a->n; j++) {
+            if (a->th[j].tid == b->th[i].tid) {
+                before = a->th[j].ticks;
+                break;
+            }
+        }
+        unsigned long long used = b->th[i].ticks - before;
+        if (b->th[i].is_mock) {
+            mock += used;
+        } else {
+            client += used;
+        }
+    }
+    cpu_use_t u = {.client = (double)client / tick};
+    if (strata) {
+        u.server = broker_pid > 0 ? (double)(b->broker_ticks - a->broker_ticks) / tick : -1;
+    } else {
+        u.server = (double)mock / tick;
+    }
+    return u;
 }
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -166,6 +282,9 @@ static int run_produce(const char *bootstrap, const char *topic, int size, int a
     }
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 
+    int strata = strcmp(r->target, "strata") == 0;
+    cpu_snap_t *snap0 = xmalloc_snap(), *snap1 = xmalloc_snap();
+    cpu_snapshot(snap0);
     int64_t start = now_ns();
     for (long i = 0; i < n; i++) {
         st.enq_ns[i] = now_ns();
@@ -183,6 +302,10 @@ static int run_produce(const char *bootstrap, const char *topic, int size, int a
     }
     rd_kafka_resp_err_t fe = rd_kafka_flush(rk, CLIENT_WAIT_S * 1000);
     double secs = (double)(st.last_dr_ns - start) / 1e9;
+    cpu_snapshot(snap1);
+    r->prod_cpu = cpu_between(snap0, snap1, strata);
+    free(snap0);
+    free(snap1);
     int ok = fe == RD_KAFKA_RESP_ERR_NO_ERROR && st.failed == 0 && st.delivered == n;
     if (!ok) {
         fprintf(stderr,
@@ -243,16 +366,14 @@ static void on_consumed(rd_kafka_message_t *m, void *opaque) {
  * rd_kafka_consume_callback(), all that are queued per call. Each pass is timed from the end of
  * the first call that returned records (those records are not counted) to the end of the last,
  * so connection set-up, restarts and the first fetch's round trip are left out for both targets
- * alike. Timing a pass from rd_kafka_consume_start() instead would
- * charge the mock up to fetch.wait.max.ms (500 ms) per pass: the previous pass's last Fetch,
- * at the log end, is held that long by the mock, and the next pass's Fetch waits behind it
- * (measured: the mock's 1 KiB consume fell from ~400k to ~10k records/s). The first-record
- * timing favours the mock a little instead: its fetches return one producer batch each, so
- * each pass (about five fetches) leaves one fetch round trip out, against one in ~1000
- * fetches for Strata; and in a pass that short (also Strata's "same window" passes) the first
- * call's records are a large, variable share of the pass. */
-static int run_consume(const char *bootstrap, const char *topic, int size, long n, long window,
-                       result_t *r) {
+ * alike. Timing a pass from rd_kafka_consume_start() instead would charge the mock up to
+ * fetch.wait.max.ms (500 ms) per pass: the previous pass's last Fetch, at the log end, is held
+ * that long by the mock, and the next pass's Fetch waits behind it (measured: the mock's 1 KiB
+ * consume fell from ~400k to ~10k records/s). The first-record timing favours the mock a little
+ * instead: its fetches return one producer batch each, so each pass (about five fetches) leaves
+ * one fetch round trip out, against one in ~1000 fetches for Strata. The CPU figures cover the
+ * whole phase, restarts included. */
+static int run_consume(const char *bootstrap, const char *topic, int size, long n, result_t *r) {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     conf_set(conf, "bootstrap.servers", bootstrap);
@@ -270,12 +391,9 @@ static int run_consume(const char *bootstrap, const char *topic, int size, long 
         rd_kafka_destroy(rk);
         return -1;
     }
-    if (window > 0 && hi - lo > window) {
-        lo = hi - window; /* the same working set as the mock's: its newest records only */
-    }
-    if (window <= 0) {
-        r->cons_window = (long)(hi - lo);
-    }
+    r->cons_window = (long)(hi - lo);
+    cpu_snap_t *snap0 = xmalloc_snap(), *snap1 = xmalloc_snap();
+    cpu_snapshot(snap0);
     long total = 0, timed = 0, bad = 0;
     int64_t busy_ns = 0, bytes = 0;
     while (total < n && bad == 0) {
@@ -306,16 +424,16 @@ static int run_consume(const char *bootstrap, const char *topic, int size, long 
             break;
         }
     }
+    cpu_snapshot(snap1);
+    r->cons_cpu = cpu_between(snap0, snap1, strcmp(r->target, "strata") == 0);
+    free(snap0);
+    free(snap1);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
     if (total < n || bad || busy_ns <= 0) {
         fprintf(stderr, "strata-bench: %s consume: %ld/%ld records, %ld with wrong size/offset\n",
                 r->target, total, n, bad);
         return -1;
-    }
-    if (window > 0) {
-        r->win_rps = (double)timed / ((double)busy_ns / 1e9);
-        return 0;
     }
     r->cons_rps = (double)timed / ((double)busy_ns / 1e9);
     r->cons_mbps = (double)bytes / ((double)busy_ns / 1e9) / 1e6;
@@ -383,9 +501,25 @@ static double loopback_mbps(int64_t total) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: strata-bench [--bootstrap HOST:PORT] [--records N] [--sizes 100,1024]\n"
-               "                    [--acks 1,all] [--no-mock] [--no-strata]\n"
-               "Produces then consumes N records per size and acks setting, one partition,\n"
-               "against Strata (default 127.0.0.1:9092) and librdkafka's mock cluster.\n");
+               "                    [--acks 1,all] [--reps R] [--broker-pid PID] [--no-mock]\n"
+               "                    [--no-strata] [--glibc-trim]\n"
+               "Produces then consumes N records (default 1000000) per size and acks setting, one\n"
+               "partition, against Strata (default 127.0.0.1:9092) and librdkafka's mock cluster,\n"
+               "R times each (default 3), the two alternating. --broker-pid: the broker process\n"
+               "whose CPU use is reported. --glibc-trim: leave glibc's default of returning freed\n"
+               "heap memory to the kernel (see keep_heap).\n");
+}
+
+/* Freed heap memory stays in this process instead of going back to the kernel: librdkafka
+ * allocates and frees a buffer per ~1 MB request and response, and glibc by default unmaps or
+ * trims such memory. On a VM whose guest hands free pages back to the host (free page
+ * reporting, as on the machine this was measured on), every re-fault of such a page costs a
+ * host fault, measured at about 2 s per GB. That cost depends on how many buffers are live at
+ * once, which depends on the server's timing, so it would be charged unevenly to the targets.
+ * The broker does the same (src/server/main.c); a JVM client keeps its heap likewise. */
+static void keep_heap(void) {
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
 }
 
 static int parse_list(const char *s, int *out, int max, int is_acks) {
@@ -409,27 +543,80 @@ static int parse_list(const char *s, int *out, int max, int is_acks) {
 }
 
 static void print_row(const result_t *r) {
-    const char *acks = r->acks < 0 ? "all" : "1";
-    printf("| %-6s | %5d | %4s | %10.0f | %8.1f | %7.2f | %7.2f | %10.0f | %8.1f | %8ld |\n",
-           r->target, r->size, acks, r->prod_rps, r->prod_mbps, r->p50_ms, r->p99_ms, r->cons_rps,
-           r->cons_mbps, r->cons_window);
+    char broker_prod[16] = "-", broker_cons[16] = "-";
+    if (r->prod_cpu.server >= 0) {
+        snprintf(broker_prod, sizeof broker_prod, "%.2f", r->prod_cpu.server);
+    }
+    if (r->cons_cpu.server >= 0) {
+        snprintf(broker_cons, sizeof broker_cons, "%.2f", r->cons_cpu.server);
+    }
+    printf("| %-6s | %5d | %4s | %3d | %10.0f | %8.1f | %7.2f | %7.2f | %10.0f | %8.1f | %8ld | "
+           "%5.2f / %5s | %5.2f / %5s |\n",
+           r->target, r->size, r->acks < 0 ? "all" : "1", r->rep + 1, r->prod_rps, r->prod_mbps,
+           r->p50_ms, r->p99_ms, r->cons_rps, r->cons_mbps, r->cons_window, r->prod_cpu.client,
+           broker_prod, r->cons_cpu.client, broker_cons);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of v[0..n), n >= 1; sorts v. */
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One "r1 r2 ... | **median** |" group of Strata/mock ratios (records/s), produce or consume. */
+static void print_ratios(const result_t *res, int nres, int size, int acks, int reps, int consume) {
+    double v[64];
+    int n = 0;
+    for (int rep = 0; rep < reps; rep++) {
+        const result_t *s = NULL, *m = NULL;
+        for (int i = 0; i < nres; i++) {
+            const result_t *r = &res[i];
+            if (r->ok && r->size == size && r->acks == acks && r->rep == rep) {
+                if (strcmp(r->target, "strata") == 0) {
+                    s = r;
+                } else {
+                    m = r;
+                }
+            }
+        }
+        if (s && m && n < 64) {
+            v[n] = consume ? s->cons_rps / m->cons_rps : s->prod_rps / m->prod_rps;
+            printf(" %.2fx", v[n]);
+            n++;
+        } else {
+            printf(" n/a");
+        }
+    }
+    if (n > 0) {
+        printf(" | **%.2fx** |", median(v, n));
+    } else {
+        printf(" | n/a |");
+    }
 }
 
 int main(int argc, char **argv) {
     const char *bootstrap = "127.0.0.1:9092";
     long n = 1000000;
-    int sizes[4] = {100, 1024}, nsizes = 2, acks[3] = {1, -1}, nacks = 2;
-    int use_mock = 1, use_strata = 1;
+    int sizes[4] = {100, 1024}, nsizes = 2, acks[3] = {1, -1}, nacks = 2, reps = 3;
+    int use_mock = 1, use_strata = 1, glibc_trim = 0;
     static const struct option opts[] = {{"bootstrap", required_argument, NULL, 'b'},
                                          {"records", required_argument, NULL, 'n'},
                                          {"sizes", required_argument, NULL, 's'},
                                          {"acks", required_argument, NULL, 'a'},
+                                         {"reps", required_argument, NULL, 'r'},
+                                         {"broker-pid", required_argument, NULL, 'p'},
                                          {"no-mock", no_argument, NULL, 'M'},
                                          {"no-strata", no_argument, NULL, 'S'},
+                                         {"glibc-trim", no_argument, NULL, 'T'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "b:n:s:a:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:n:s:a:r:p:h", opts, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'b':
@@ -451,11 +638,26 @@ int main(int argc, char **argv) {
                 die("--acks", "expected a list such as 1,all");
             }
             break;
+        case 'r':
+            reps = (int)strtol(optarg, &end, 10);
+            if (*end || reps < 1 || reps > 20) {
+                die("--reps", "expected 1..20");
+            }
+            break;
+        case 'p':
+            broker_pid = strtol(optarg, &end, 10);
+            if (*end || broker_pid < 1) {
+                die("--broker-pid", "expected a process id");
+            }
+            break;
         case 'M':
             use_mock = 0;
             break;
         case 'S':
             use_strata = 0;
+            break;
+        case 'T':
+            glibc_trim = 1;
             break;
         case 'h':
             usage(stdout);
@@ -464,6 +666,9 @@ int main(int argc, char **argv) {
             usage(stderr);
             return 2;
         }
+    }
+    if (!glibc_trim) {
+        keep_heap();
     }
 
     /* The reference: librdkafka's mock cluster, one broker, living in its own client handle. */
@@ -483,41 +688,38 @@ int main(int argc, char **argv) {
 
     /* Loopback TCP at the start and at the end of the run; the mean is the reference. */
     double tcp_start = loopback_mbps((int64_t)4 << 30);
-    result_t res[MAX_RUNS];
+    int max_runs = nsizes * nacks * reps * 2;
+    result_t *res = calloc((size_t)max_runs, sizeof *res);
+    if (res == NULL) {
+        die("malloc", strerror(errno));
+    }
     int nres = 0, failures = 0;
     char topic[128];
     for (int si = 0; si < nsizes; si++) {
         for (int ai = 0; ai < nacks; ai++) {
-            for (int t = 0; t < 2; t++) {
-                if ((t == 0 && !use_strata) || (t == 1 && !use_mock) || nres >= MAX_RUNS) {
-                    continue;
-                }
-                result_t *r = &res[nres++];
-                memset(r, 0, sizeof *r);
-                r->target = t == 0 ? "strata" : "mock";
-                r->size = sizes[si];
-                r->acks = acks[ai];
-                snprintf(topic, sizeof topic, "bench-%d-%s-%ld", sizes[si],
-                         acks[ai] < 0 ? "all" : "1", (long)getpid());
-                const char *bs = t == 0 ? bootstrap : mock_bootstrap;
-                if (t == 0) {
-                    create_topic(bs, topic);
-                } else {
-                    rd_kafka_mock_topic_create(mock, topic, 1, 1);
-                }
-                fprintf(stderr, "strata-bench: %s: %ld x %d B, acks=%s...\n", r->target, n, r->size,
-                        acks[ai] < 0 ? "all" : "1");
-                r->ok = run_produce(bs, topic, sizes[si], acks[ai], n, r) == 0 &&
-                        run_consume(bs, topic, sizes[si], n, 0, r) == 0;
-                failures += !r->ok;
-                /* After the mock's run: Strata's topic read again over the mock's window (its
-                 * newest records only, pass after pass), the same working set in the caches. */
-                result_t *s = nres >= 2 ? &res[nres - 2] : NULL;
-                if (t == 1 && r->ok && s && s->ok && strcmp(s->target, "strata") == 0) {
-                    snprintf(topic, sizeof topic, "bench-%d-%s-%ld", sizes[si],
-                             acks[ai] < 0 ? "all" : "1", (long)getpid());
-                    fprintf(stderr, "strata-bench: strata: consume over the mock's window...\n");
-                    s->win_ok = run_consume(bootstrap, topic, sizes[si], n, r->cons_window, s) == 0;
+            for (int rep = 0; rep < reps; rep++) {
+                for (int t = 0; t < 2; t++) {
+                    if ((t == 0 && !use_strata) || (t == 1 && !use_mock)) {
+                        continue;
+                    }
+                    result_t *r = &res[nres++];
+                    r->target = t == 0 ? "strata" : "mock";
+                    r->size = sizes[si];
+                    r->acks = acks[ai];
+                    r->rep = rep;
+                    snprintf(topic, sizeof topic, "bench-%d-%s-%ld-%d", sizes[si],
+                             acks[ai] < 0 ? "all" : "1", (long)getpid(), rep);
+                    const char *bs = t == 0 ? bootstrap : mock_bootstrap;
+                    if (t == 0) {
+                        create_topic(bs, topic);
+                    } else {
+                        rd_kafka_mock_topic_create(mock, topic, 1, 1);
+                    }
+                    fprintf(stderr, "strata-bench: %s: %ld x %d B, acks=%s, run %d of %d...\n",
+                            r->target, n, r->size, acks[ai] < 0 ? "all" : "1", rep + 1, reps);
+                    r->ok = run_produce(bs, topic, sizes[si], acks[ai], n, r) == 0 &&
+                            run_consume(bs, topic, sizes[si], n, r) == 0;
+                    failures += !r->ok;
                 }
             }
         }
@@ -527,44 +729,56 @@ int main(int argc, char **argv) {
     double tcp = (tcp_start + tcp_end) / 2;
 
     printf("\n%ld records per run, one partition; MB = 10^6 bytes of record payload; latency = "
-           "produce() to delivery report\n\n",
+           "produce() to delivery report; CPU = CPU-seconds used in the phase by the client and "
+           "by the server (the mock's threads, or the broker process; - = not measured)\n\n",
            n);
-    printf("| target | bytes | acks | produce rec/s | prod MB/s | p50 ms | p99 ms | consume "
-           "rec/s | cons MB/s | log recs |\n");
-    printf("|--------|------:|-----:|-----------:|---------:|--------:|--------:|-----------:|----"
-           "-----:|--------:|\n");
+    printf("| target | bytes | acks | run | produce rec/s | prod MB/s | p50 ms | p99 ms | consume "
+           "rec/s | cons MB/s | log recs | produce CPU client / server | consume CPU client / "
+           "server |\n");
+    printf(
+        "|--------|------:|-----:|----:|-----------:|---------:|--------:|--------:|-----------:|"
+        "---------:|--------:|------:|------:|\n");
     for (int i = 0; i < nres; i++) {
         if (res[i].ok) {
             print_row(&res[i]);
         } else {
-            printf("| %-6s | %5d | %4s | FAILED (see stderr) |\n", res[i].target, res[i].size,
-                   res[i].acks < 0 ? "all" : "1");
+            printf("| %-6s | %5d | %4s | %3d | FAILED (see stderr) |\n", res[i].target, res[i].size,
+                   res[i].acks < 0 ? "all" : "1", res[i].rep + 1);
         }
     }
-    printf("\nStrata/mock ratio (records/s); \"same window\": Strata's consume over the mock's "
-           "newest records only (see run_consume):\n\n| bytes | acks | produce | consume | "
-           "consume, same window |\n|------:|-----:|--------:|--------:|--------:|\n");
-    for (int i = 0; i + 1 < nres; i++) {
-        const result_t *s = &res[i], *m = &res[i + 1];
-        if (strcmp(s->target, "strata") == 0 && strcmp(m->target, "mock") == 0 && s->ok && m->ok) {
-            char win[32] = "n/a";
-            if (s->win_ok) {
-                snprintf(win, sizeof win, "%6.2fx", s->win_rps / m->cons_rps);
+    if (use_strata && use_mock) {
+        printf("\nStrata/mock ratio (records/s) per run and the median; target >= 1.0x:\n\n"
+               "| bytes | acks | produce per run | **median** | consume per run | **median** |\n"
+               "|------:|-----:|------|------:|------|------:|\n");
+        for (int si = 0; si < nsizes; si++) {
+            for (int ai = 0; ai < nacks; ai++) {
+                printf("| %5d | %4s |", sizes[si], acks[ai] < 0 ? "all" : "1");
+                print_ratios(res, nres, sizes[si], acks[ai], reps, 0);
+                print_ratios(res, nres, sizes[si], acks[ai], reps, 1);
+                printf("\n");
             }
-            printf("| %5d | %4s | %6.2fx | %6.2fx | %s |\n", s->size, s->acks < 0 ? "all" : "1",
-                   s->prod_rps / m->prod_rps, s->cons_rps / m->cons_rps, win);
         }
     }
     printf("\nLoopback TCP bandwidth (same run, 4 GiB in 1 MiB writes, at start and end): %.0f and "
            "%.0f MB/s, mean %.0f MB/s\n",
            tcp_start, tcp_end, tcp);
+    double share[64];
+    int nshare = 0;
     for (int i = 0; i < nres; i++) {
         if (strcmp(res[i].target, "strata") == 0 && res[i].size == 1024 && res[i].ok) {
-            printf("Strata consume of 1 KiB records (acks=%s run): %.0f MB/s = %.0f %% of "
+            printf("Strata consume of 1 KiB records (acks=%s, run %d): %.0f MB/s = %.0f %% of "
                    "loopback TCP\n",
-                   res[i].acks < 0 ? "all" : "1", res[i].cons_mbps, 100.0 * res[i].cons_mbps / tcp);
+                   res[i].acks < 0 ? "all" : "1", res[i].rep + 1, res[i].cons_mbps,
+                   100.0 * res[i].cons_mbps / tcp);
+            if (nshare < 64) {
+                share[nshare++] = 100.0 * res[i].cons_mbps / tcp;
+            }
         }
     }
+    if (nshare > 0) {
+        printf("Median: %.0f %% of loopback TCP (target >= 80 %%)\n", median(share, nshare));
+    }
+    free(res);
     if (mock) {
         rd_kafka_mock_cluster_destroy(mock);
     }

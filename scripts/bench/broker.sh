@@ -7,7 +7,9 @@
 #   scripts/bench/broker.sh [strata-bench args...]     e.g. --records 200000 --sizes 1024
 #
 # STRATA_BUILD_DIR picks another (Release) build directory; STRATA_BENCH_NO_BUILD=1 uses the
-# binaries already there.
+# binaries already there. On 2+ CPUs the broker runs on CPU 0 and strata-bench pins its client
+# threads to CPU 1 (and the mock's to CPU 0); STRATA_BENCH_NO_PIN=1 leaves placement to the
+# scheduler for both.
 #
 # Not a test: nothing here asserts a duration.
 set -euo pipefail
@@ -36,7 +38,14 @@ trap cleanup EXIT
 # Socket buffers: the OS defaults (autotuned), as librdkafka's mock cluster uses, instead of
 # config/server.properties' Kafka values (100 KB fixed), which cap each sendfile/read at a
 # few hundred KB and cost the broker extra wake-ups; same footing for both targets.
-"$BUILD/strata-broker" "$ROOT/config/server.properties" \
+PIN_BROKER=()
+PIN_BENCH=()
+if [[ -n "${STRATA_BENCH_NO_PIN:-}" ]]; then
+    PIN_BENCH=(--no-pin)
+elif [[ "$(nproc 2>/dev/null || echo 1)" -ge 2 ]]; then
+    PIN_BROKER=(taskset -c 0)
+fi
+"${PIN_BROKER[@]}" "$BUILD/strata-broker" "$ROOT/config/server.properties" \
     --override broker.id=0 \
     --override socket.send.buffer.bytes=-1 \
     --override socket.receive.buffer.bytes=-1 \
@@ -59,4 +68,4 @@ for _ in $(seq 1 300); do
 done
 
 echo "broker.sh: $(uname -m), $(nproc) cores, $(uname -r); broker on 127.0.0.1:$PORT, data in $DATA" >&2
-"$BUILD/strata-bench" --bootstrap "127.0.0.1:$PORT" --broker-pid "$BROKER_PID" "$@"
+"$BUILD/strata-bench" --bootstrap "127.0.0.1:$PORT" --broker-pid "$BROKER_PID" "${PIN_BENCH[@]}" "$@"

@@ -21,6 +21,13 @@
  * CPU accounting (cpu_snapshot): client = this process's threads except the mock's own
  * ("rdk:mock*"), which are the mock server; Strata's server is the process --broker-pid names.
  *
+ * Placement (pin_to): on a machine with 2+ CPUs the client's threads are pinned to one CPU and
+ * the server to another (the mock's threads here, the broker by broker.sh's taskset), for both
+ * targets alike: load generator and system under test do not take each other's core, and
+ * librdkafka's fetcher and application threads do not pass every record's refcounts and queue
+ * locks between two cores (measured: that alone cut the consume rate of 100-byte records to a
+ * third). The loopback pair is placed the same way.
+ *
  * Both targets get the same client configuration (librdkafka defaults plus acks) and the same
  * allocator setting: freed heap memory stays in the process (see keep_heap). The tool only talks
  * the Kafka protocol; it links no Strata module.
@@ -35,6 +42,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,15 +85,6 @@ typedef struct {
 
 static long broker_pid; /* --broker-pid: the Strata broker, for its CPU use; 0 = not measured */
 
-typedef struct {
-    int64_t *enq_ns;   /* enqueue time per record, indexed by the record's opaque */
-    int64_t *lat_ns;   /* delivery latency per record */
-    int64_t delivered; /* delivery reports seen */
-    int64_t failed;
-    int64_t last_dr_ns;
-    char first_err[256];
-} prod_state_t;
-
 static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -96,6 +95,33 @@ static void die(const char *what, const char *detail) {
     fprintf(stderr, "strata-bench: %s: %s\n", what, detail);
     exit(1);
 }
+
+/* Core placement (--client-cpu, --server-cpu, --no-pin): the client's threads run on one core,
+ * the mock's threads on another (broker.sh starts the Strata broker under taskset on that same
+ * core), and the loopback pair likewise. -1 = not pinned. */
+static int client_cpu = -1, server_cpu = -1;
+
+/* Pins the calling thread to CPU; threads it creates afterwards inherit that. */
+static void pin_to(int cpu) {
+    if (cpu < 0) {
+        return;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+        die("sched_setaffinity", strerror(errno));
+    }
+}
+
+typedef struct {
+    int64_t *enq_ns;   /* enqueue time per record, indexed by the record's opaque */
+    int64_t *lat_ns;   /* delivery latency per record */
+    int64_t delivered; /* delivery reports seen */
+    int64_t failed;
+    int64_t last_dr_ns;
+    char first_err[256];
+} prod_state_t;
 
 static cpu_snap_t *xmalloc_snap(void) {
     cpu_snap_t *snap = malloc(sizeof *snap);
@@ -477,6 +503,7 @@ static double loopback_mbps(int64_t total) {
     tcp_rx_t rx = {.lfd = lfd};
     pthread_t th;
     pthread_create(&th, NULL, tcp_receiver, &rx);
+    pin_to(server_cpu); /* the receiver thread, created above, stays on the client's core */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     int64_t start = now_ns();
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
@@ -493,6 +520,7 @@ static double loopback_mbps(int64_t total) {
     }
     shutdown(fd, SHUT_WR);
     pthread_join(th, NULL);
+    pin_to(client_cpu);
     close(fd);
     close(lfd);
     free(buf);
@@ -502,12 +530,15 @@ static double loopback_mbps(int64_t total) {
 static void usage(FILE *f) {
     fprintf(f, "usage: strata-bench [--bootstrap HOST:PORT] [--records N] [--sizes 100,1024]\n"
                "                    [--acks 1,all] [--reps R] [--broker-pid PID] [--no-mock]\n"
-               "                    [--no-strata] [--glibc-trim]\n"
+               "                    [--no-strata] [--glibc-trim] [--client-cpu N]\n"
+               "                    [--server-cpu N] [--no-pin]\n"
                "Produces then consumes N records (default 1000000) per size and acks setting, one\n"
                "partition, against Strata (default 127.0.0.1:9092) and librdkafka's mock cluster,\n"
                "R times each (default 3), the two alternating. --broker-pid: the broker process\n"
                "whose CPU use is reported. --glibc-trim: leave glibc's default of returning freed\n"
-               "heap memory to the kernel (see keep_heap).\n");
+               "heap memory to the kernel (see keep_heap). On 2+ CPUs the client's threads run\n"
+               "on CPU 1 and the mock's on CPU 0 (start the broker on CPU 0: taskset -c 0, as\n"
+               "broker.sh does); --no-pin leaves placement to the scheduler.\n");
 }
 
 /* Freed heap memory stays in this process instead of going back to the kernel: librdkafka
@@ -603,7 +634,7 @@ int main(int argc, char **argv) {
     const char *bootstrap = "127.0.0.1:9092";
     long n = 1000000;
     int sizes[4] = {100, 1024}, nsizes = 2, acks[3] = {1, -1}, nacks = 2, reps = 3;
-    int use_mock = 1, use_strata = 1, glibc_trim = 0;
+    int use_mock = 1, use_strata = 1, glibc_trim = 0, pin = 1;
     static const struct option opts[] = {{"bootstrap", required_argument, NULL, 'b'},
                                          {"records", required_argument, NULL, 'n'},
                                          {"sizes", required_argument, NULL, 's'},
@@ -613,6 +644,9 @@ int main(int argc, char **argv) {
                                          {"no-mock", no_argument, NULL, 'M'},
                                          {"no-strata", no_argument, NULL, 'S'},
                                          {"glibc-trim", no_argument, NULL, 'T'},
+                                         {"client-cpu", required_argument, NULL, 'C'},
+                                         {"server-cpu", required_argument, NULL, 'P'},
+                                         {"no-pin", no_argument, NULL, 'N'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -659,6 +693,18 @@ int main(int argc, char **argv) {
         case 'T':
             glibc_trim = 1;
             break;
+        case 'C':
+        case 'P': {
+            long cpu = strtol(optarg, &end, 10);
+            if (*end || cpu < 0 || cpu >= CPU_SETSIZE) {
+                die(c == 'C' ? "--client-cpu" : "--server-cpu", "expected a CPU number");
+            }
+            *(c == 'C' ? &client_cpu : &server_cpu) = (int)cpu;
+            break;
+        }
+        case 'N':
+            pin = 0;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -670,6 +716,17 @@ int main(int argc, char **argv) {
     if (!glibc_trim) {
         keep_heap();
     }
+    if (!pin) {
+        client_cpu = server_cpu = -1;
+    } else if (client_cpu < 0 && server_cpu < 0 && sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+        client_cpu = 1;
+        server_cpu = 0;
+    }
+    fprintf(stderr,
+            "strata-bench: client threads on CPU %d, mock threads and loopback sender on "
+            "CPU %d (-1 = not pinned)\n",
+            client_cpu, server_cpu);
+    pin_to(server_cpu); /* the mock's threads, created next, inherit this */
 
     /* The reference: librdkafka's mock cluster, one broker, living in its own client handle. */
     char err[512];
@@ -685,6 +742,7 @@ int main(int argc, char **argv) {
         }
         mock_bootstrap = rd_kafka_mock_cluster_bootstraps(mock);
     }
+    pin_to(client_cpu); /* every client handle's threads from here on */
 
     /* Loopback TCP at the start and at the end of the run; the mean is the reference. */
     double tcp_start = loopback_mbps((int64_t)4 << 30);

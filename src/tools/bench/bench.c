@@ -33,13 +33,13 @@
  * the Kafka protocol; it links no Strata module.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <dirent.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
-#include <malloc.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>

@@ -296,6 +296,12 @@ int log_append_replica(log_t *log, const uint8_t *data, size_t len, log_append_i
  */
 int log_read(log_t *log, int64_t offset, int64_t max_bytes, int64_t max_offset, log_slice_t *out);
 void log_slice_release(log_slice_t *slice);
+/** Whether the slice's bytes are all in the page cache (sendfile will not wait on the
+ * disk); true when the kernel cannot tell. @locality loop */
+bool log_slice_cached(const log_slice_t *slice);
+/** Reads the slice's bytes into the page cache. @returns 0 or -errno. @locality worker:
+ * blocks on the disk; the slice (and its segment reference) must outlive the call */
+int log_slice_load(const log_slice_t *slice);
 
 int64_t log_start_offset(const log_t *log);
 int64_t log_end_offset(const log_t *log); /* next offset to be assigned */
@@ -453,6 +459,8 @@ void logmgr_tick(logmgr_t *mgr);
 void logmgr_foreach(logmgr_t *mgr, void (*fn)(log_t *log, void *arg), void *arg);
 const char *logmgr_dir(const logmgr_t *mgr, size_t i);
 size_t logmgr_dir_count(const logmgr_t *mgr);
+/** The executor the manager's logs run their blocking work on. */
+const strata_executor_t *logmgr_executor(const logmgr_t *mgr);
 /**
  * meta.properties in every online log dir (Kafka's ZooKeeper-mode "version=0" file):
  * written when missing; an existing one must name the same broker.id (and the same

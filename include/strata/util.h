@@ -291,6 +291,17 @@ int fs_truncate(int fd, off_t len);
  * durable afterwards. @returns 0 or -errno.
  */
 int fs_start_writeback(int fd, off_t off, off_t len);
+/**
+ * Whether every page of [off, off+len) of fd is in the page cache (cachestat(2), Linux
+ * 6.5+), so reading it will not wait on the disk. true when the kernel cannot tell
+ * (no cachestat): callers then behave as before it existed. @locality any (one syscall)
+ */
+bool fs_range_cached(int fd, off_t off, off_t len);
+/**
+ * Reads [off, off+len) of fd and discards it, so its pages are in the page cache
+ * afterwards. @returns 0 or -errno. @locality worker (blocks on the disk)
+ */
+int fs_read_into_cache(int fd, off_t off, off_t len);
 /** fsync of a directory, so renames and creates inside it are durable. */
 int fs_fsync_dir(const char *dir);
 /**

@@ -17,6 +17,13 @@
  * Issue 6: a Fetch with replica_id >= 0 comes from a follower: its fetch offset is
  * recorded as its log end offset (rm_follower_fetch: ISR, high watermark, delayed
  * produces) and it may read up to the log end; consumers read up to the high watermark.
+
+ *
+ * Cold data: sendfile of bytes that are not in the page cache would wait on the disk,
+ * on the loop, stalling every other client. So before answering, each slice is checked
+ * (log_slice_cached, one cachestat call); when one is not all cached, a job on the log
+ * manager's executor reads the slices into the page cache first, and the answer is sent
+ * when it completes, still in its slot of the connection's response order.
  */
 #include <string.h>
 
@@ -119,11 +126,66 @@ static int64_t read_all(api_call_t *call, kp_FetchResponse_t *resp, bool *failed
     return total;
 }
 
+/* A response whose slices are being read into the page cache off the loop. */
+typedef struct fetch_load {
+    api_call_t *call;
+    kp_FetchResponse_t resp; /* its arrays live in the request's arena */
+    bool cancelled;          /* the connection closed meanwhile: no answer */
+} fetch_load_t;
+
+static void load_work(void *arg) {
+    fetch_load_t *ld = arg;
+    const api_req_t *req = ld->call->req;
+    for (size_t i = 0; i < req->nslices; i++) {
+        (void)log_slice_load(&req->slices[i]); /* errors surface in sendfile */
+    }
+}
+
+static void load_after(void *arg) {
+    fetch_load_t *ld = arg;
+    ld->call->req->cancel = NULL;
+    if (ld->cancelled) {
+        api_no_response(ld->call);
+    } else {
+        api_respond(ld->call, &ld->resp);
+    }
+}
+
+/* The slot is orphaned; it is completed (and freed) when the job is done with the
+ * slices' file descriptors. */
+static void on_load_cancel(api_req_t *req) {
+    fetch_load_t *ld = req->cancel_arg;
+    ld->cancelled = true;
+}
+
+/* Answers now when every slice is in the page cache; otherwise loads them first. */
+static void respond_when_cached(api_call_t *call, const kp_FetchResponse_t *resp) {
+    api_req_t *req = call->req;
+    bool cached = true;
+    for (size_t i = 0; i < req->nslices && cached; i++) {
+        cached = log_slice_cached(&req->slices[i]);
+    }
+    if (cached || call->ctx->logmgr == NULL) {
+        api_respond(call, resp);
+        return;
+    }
+    slog_debug("Fetch from %s: log data not in the page cache; reading it off the loop first",
+               req->peer ? req->peer : "?");
+    fetch_load_t *ld = api_alloc(call, sizeof(*ld));
+    ld->call = call;
+    ld->resp = *resp;
+    ld->cancelled = false;
+    req->cancel_arg = ld;
+    req->cancel = on_load_cancel;
+    const strata_executor_t *ex = logmgr_executor(call->ctx->logmgr);
+    ex->submit(ex->ctx, load_work, load_after, ld);
+}
+
 static void respond_now(api_call_t *call) {
     kp_FetchResponse_t resp;
     bool failed;
     read_all(call, &resp, &failed, NULL, NULL);
-    api_respond(call, &resp);
+    respond_when_cached(call, &resp);
 }
 
 typedef struct fetch_wait {
@@ -166,7 +228,7 @@ void api_handle_Fetch(api_call_t *call) {
     bool failed = false;
     int64_t have = read_all(call, &resp, &failed, lists, &nlists);
     if (failed || rq->max_wait_ms <= 0 || have >= rq->min_bytes || nlists == 0) {
-        api_respond(call, &resp);
+        respond_when_cached(call, &resp);
         return;
     }
     /* Wait for more data; the answer is built again when the wait ends. */

@@ -542,6 +542,15 @@ void log_slice_release(log_slice_t *slice) {
     }
 }
 
+bool log_slice_cached(const log_slice_t *slice) {
+    return slice->len <= 0 || fs_range_cached(slice->fd, (off_t)slice->pos, (off_t)slice->len);
+}
+
+int log_slice_load(const log_slice_t *slice) {
+    return slice->len <= 0 ? 0
+                           : fs_read_into_cache(slice->fd, (off_t)slice->pos, (off_t)slice->len);
+}
+
 /* ---------------------------------------------------------------- time lookup */
 
 /*

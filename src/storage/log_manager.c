@@ -383,6 +383,10 @@ size_t logmgr_dir_count(const logmgr_t *m) {
     return m->ndirs;
 }
 
+const strata_executor_t *logmgr_executor(const logmgr_t *mgr) {
+    return &mgr->exec;
+}
+
 void logmgr_set_checkpoint_interval(logmgr_t *m, int64_t ms) {
     m->ckpt_interval_ms = ms > 0 ? ms : CKPT_INTERVAL_MS;
 }

@@ -1,18 +1,22 @@
 /*
  * fs: file-system helpers for the storage engine and config files, with a fault
  * seam: every write, fsync, truncate, rename, unlink and writeback start goes through fs_ops so
- * tests can fail the Nth call (tests/helpers/fault_fs.c). Every function here
- * blocks: never call one on the event loop except the bounded writes STYLE.md allows.
+ * tests can fail the Nth call (tests/helpers/fault_fs.c); page-cache residency (cachestat)
+ * and reading a range into the page cache for the fetch path. Every function here blocks:
+ * never call one on the event loop except the bounded writes STYLE.md allows and
+ * fs_range_cached (one syscall that never waits on the disk).
  * @locality any @blocking
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "strata/util.h"
@@ -101,6 +105,68 @@ int fs_fsync(int fd) {
 
 int fs_start_writeback(int fd, off_t off, off_t len) {
     return fs_ops->sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE) == 0 ? 0 : -errno;
+}
+
+/* cachestat(2) (Linux 6.5): the same number on every architecture; Debian 12's headers
+ * predate it, so the call and its structs are spelled out here. */
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
+struct fs_cachestat_range {
+    uint64_t off;
+    uint64_t len;
+};
+struct fs_cachestat {
+    uint64_t nr_cache;
+    uint64_t nr_dirty;
+    uint64_t nr_writeback;
+    uint64_t nr_evicted;
+    uint64_t nr_recently_evicted;
+};
+
+bool fs_range_cached(int fd, off_t off, off_t len) {
+    static atomic_int unsupported; /* the kernel (or a seccomp filter) refused it once */
+    if (len <= 0 || atomic_load_explicit(&unsupported, memory_order_relaxed)) {
+        return true;
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) {
+        page = 4096;
+    }
+    struct fs_cachestat_range range = {(uint64_t)off, (uint64_t)len};
+    struct fs_cachestat cs;
+    memset(&cs, 0, sizeof(cs));
+    if (syscall(SYS_cachestat, fd, &range, &cs, 0) != 0) {
+        if (errno == ENOSYS || errno == EPERM) {
+            atomic_store_explicit(&unsupported, 1, memory_order_relaxed);
+        }
+        return true;
+    }
+    uint64_t pages = (uint64_t)((off + len - 1) / page - off / page + 1);
+    return cs.nr_cache >= pages;
+}
+
+int fs_read_into_cache(int fd, off_t off, off_t len) {
+    size_t cap = 1 << 20;
+    char *buf = malloc(cap);
+    if (buf == NULL) {
+        return -ENOMEM;
+    }
+    int rc = 0;
+    while (len > 0) {
+        ssize_t n = pread(fd, buf, (size_t)len < cap ? (size_t)len : cap, off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            rc = n < 0 ? -errno : 0; /* the file ended early: the sender reports that */
+            break;
+        }
+        off += n;
+        len -= n;
+    }
+    free(buf);
+    return rc;
 }
 
 int fs_fdatasync(int fd) {

@@ -8,7 +8,7 @@ if(TARGET strata-broker AND STRATA_PYTHON3)
         "STRATA_CONFIG=${CMAKE_SOURCE_DIR}/config/server.properties"
         "STRATA_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
         "PYTHONDONTWRITEBYTECODE=1")
-    set(strata_it_drivers bad_input kcat restart kafkajs compression legacy_produce)
+    set(strata_it_drivers bad_input kcat restart kafkajs compression legacy_produce cold_fetch)
     if(TARGET strata)
         list(APPEND strata_it_env "STRATA_CLI=$<TARGET_FILE:strata>")
         list(APPEND strata_it_drivers cli compaction)

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -162,6 +164,50 @@ static void test_fs_read_file_missing(void **state) {
     free(path);
 }
 
+/* Whether this kernel has cachestat(2) (451), asked directly rather than through the code under
+ * test, which answers "cached" when it cannot tell. */
+static bool kernel_has_cachestat(int fd) {
+    uint64_t range[2] = {0, 4096}, stat[5];
+    return syscall(451, fd, range, stat, 0) == 0;
+}
+
+/* tmpfs keeps its pages in memory whatever posix_fadvise says: nothing can be made cold there. */
+static bool on_tmpfs(const char *path) {
+    struct statfs fs;
+    return statfs(path, &fs) == 0 && fs.f_type == 0x01021994; /* TMPFS_MAGIC */
+}
+
+static void test_fs_range_cached_and_read_into_cache(void **state) {
+    char *path = xasprintf("%s/cold", (char *)*state);
+    size_t n = 1 << 20;
+    char *data = xmalloc(n);
+    memset(data, 'c', n);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(fs_pwrite_all(fd, data, n, 0), 0);
+    assert_true(fs_range_cached(fd, 0, 0)); /* an empty range is always "cached" */
+    if (!kernel_has_cachestat(fd) || on_tmpfs(path)) {
+        assert_true(fs_range_cached(fd, 0, (off_t)n)); /* cannot tell: as before */
+    } else {
+        assert_true(fs_range_cached(fd, 0, (off_t)n)); /* just written */
+        assert_int_equal(fs_fsync(fd), 0);
+        assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+        assert_false(fs_range_cached(fd, 0, (off_t)n));
+        assert_false(fs_range_cached(fd, 100, 10)); /* part of one page */
+        assert_int_equal(fs_read_into_cache(fd, 4096, 8192), 0);
+        assert_true(fs_range_cached(fd, 4096, 8192));
+        assert_true(fs_range_cached(fd, 5000, 100));
+        assert_false(fs_range_cached(fd, 0, (off_t)n)); /* the rest is still cold */
+        assert_int_equal(fs_read_into_cache(fd, 0, (off_t)n), 0);
+        assert_true(fs_range_cached(fd, 0, (off_t)n));
+    }
+    /* Reading past the end stops at the end without an error (sendfile reports it). */
+    assert_int_equal(fs_read_into_cache(fd, (off_t)n - 10, 100), 0);
+    close(fd);
+    free(data);
+    free(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fs_atomic_replace_creates_and_replaces, setup,
@@ -176,6 +222,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_fs_cut_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fs_mkdirs_and_remove_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fs_read_file_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fs_range_cached_and_read_into_cache, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,6 @@
  * Issue 6: a Fetch with replica_id >= 0 comes from a follower: its fetch offset is
  * recorded as its log end offset (rm_follower_fetch: ISR, high watermark, delayed
  * produces) and it may read up to the log end; consumers read up to the high watermark.
-
  *
  * Cold data: sendfile of bytes that are not in the page cache would wait on the disk,
  * on the loop, stalling every other client. So before answering, each slice is checked

@@ -24,6 +24,15 @@ char *seg_file_path(const char *dir, int64_t base_offset, const char *suffix) {
     return xasprintf("%s/%020" PRId64 "%s", dir, base_offset, suffix);
 }
 
+/* No kernel readahead on segment files: the loop reads batch headers (log_read) with
+ * small preads, and a cold one would otherwise start a read of read_ahead_kb (MBs) and
+ * wait for all of it on the loop. Bulk reads size their own requests: the fetch path
+ * loads cold slices on the executor in 1 MiB preads (fs_read_into_cache), the segment
+ * reader reads ahead itself. A hint: errors are ignored. */
+static void seg_no_readahead(int fd) {
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+}
+
 static seg_t *seg_alloc(const char *dir, int64_t base_offset) {
     seg_t *s = xcalloc(1, sizeof(*s));
     s->base_offset = base_offset;
@@ -78,6 +87,7 @@ int seg_create_suffixed(const char *dir, int64_t base_offset, const char *suffix
         rc = -errno;
         goto fail;
     }
+    seg_no_readahead(s->fd);
     if ((rc = idx_open(&s->oidx, s->oidx_path, OIDX_ENTRY_SIZE, base_offset)) != 0 ||
         (rc = idx_resize(&s->oidx, 0)) != 0 || (rc = idx_resize(&s->oidx, index_max_bytes)) != 0) {
         goto fail;
@@ -129,6 +139,7 @@ int seg_open_files(const char *dir, int64_t base_offset, seg_t **out) {
         rc = -errno;
         goto fail;
     }
+    seg_no_readahead(s->fd);
     s->size = st.st_size;
     if ((rc = idx_open(&s->oidx, s->oidx_path, OIDX_ENTRY_SIZE, base_offset)) != 0 ||
         (rc = idx_open(&s->tidx, s->tidx_path, TIDX_ENTRY_SIZE, base_offset)) != 0) {

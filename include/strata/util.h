@@ -297,6 +297,8 @@ int fs_start_writeback(int fd, off_t off, off_t len);
  * (no cachestat): callers then behave as before it existed. @locality any (one syscall)
  */
 bool fs_range_cached(int fd, off_t off, off_t len);
+/** Whether fs_range_cached can tell on this kernel (cachestat works); fd: any open file. */
+bool fs_can_tell_cached(int fd);
 /**
  * Reads [off, off+len) of fd and discards it, so its pages are in the page cache
  * afterwards. @returns 0 or -errno. @locality worker (blocks on the disk)

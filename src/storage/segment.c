@@ -28,9 +28,13 @@ char *seg_file_path(const char *dir, int64_t base_offset, const char *suffix) {
  * small preads, and a cold one would otherwise start a read of read_ahead_kb (MBs) and
  * wait for all of it on the loop. Bulk reads size their own requests: the fetch path
  * loads cold slices on the executor in 1 MiB preads (fs_read_into_cache), the segment
- * reader reads ahead itself. A hint: errors are ignored. */
+ * reader reads ahead itself. Only where the fetch path can tell cold from cached
+ * (cachestat, Linux 6.5+): elsewhere sendfile still reads cold bytes itself and needs the
+ * kernel's readahead. A hint: errors are ignored. */
 static void seg_no_readahead(int fd) {
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+    if (fs_can_tell_cached(fd)) {
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+    }
 }
 
 static seg_t *seg_alloc(const char *dir, int64_t base_offset) {

@@ -124,22 +124,43 @@ struct fs_cachestat {
     uint64_t nr_recently_evicted;
 };
 
+/* Whether cachestat works here: -1 not asked yet, 0 refused (ENOSYS, or EPERM from a
+ * seccomp filter), 1 works. */
+static atomic_int cachestat_state = -1;
+
+static int cachestat_call(int fd, off_t off, off_t len, struct fs_cachestat *cs) {
+    struct fs_cachestat_range range = {(uint64_t)off, (uint64_t)len};
+    memset(cs, 0, sizeof(*cs));
+    if (syscall(SYS_cachestat, fd, &range, cs, 0) != 0) {
+        if (errno == ENOSYS || errno == EPERM) {
+            atomic_store_explicit(&cachestat_state, 0, memory_order_relaxed);
+        }
+        return -1;
+    }
+    atomic_store_explicit(&cachestat_state, 1, memory_order_relaxed);
+    return 0;
+}
+
+bool fs_can_tell_cached(int fd) {
+    int state = atomic_load_explicit(&cachestat_state, memory_order_relaxed);
+    if (state < 0) {
+        struct fs_cachestat cs;
+        (void)cachestat_call(fd, 0, 1, &cs);
+        state = atomic_load_explicit(&cachestat_state, memory_order_relaxed);
+    }
+    return state == 1;
+}
+
 bool fs_range_cached(int fd, off_t off, off_t len) {
-    static atomic_int unsupported; /* the kernel (or a seccomp filter) refused it once */
-    if (len <= 0 || atomic_load_explicit(&unsupported, memory_order_relaxed)) {
+    if (len <= 0 || atomic_load_explicit(&cachestat_state, memory_order_relaxed) == 0) {
         return true;
     }
     long page = sysconf(_SC_PAGESIZE);
     if (page <= 0) {
         page = 4096;
     }
-    struct fs_cachestat_range range = {(uint64_t)off, (uint64_t)len};
     struct fs_cachestat cs;
-    memset(&cs, 0, sizeof(cs));
-    if (syscall(SYS_cachestat, fd, &range, &cs, 0) != 0) {
-        if (errno == ENOSYS || errno == EPERM) {
-            atomic_store_explicit(&unsupported, 1, memory_order_relaxed);
-        }
+    if (cachestat_call(fd, off, len, &cs) != 0) {
         return true;
     }
     uint64_t pages = (uint64_t)((off + len - 1) / page - off / page + 1);

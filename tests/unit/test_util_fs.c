@@ -186,6 +186,7 @@ static void test_fs_range_cached_and_read_into_cache(void **state) {
     assert_true(fd >= 0);
     assert_int_equal(fs_pwrite_all(fd, data, n, 0), 0);
     assert_true(fs_range_cached(fd, 0, 0)); /* an empty range is always "cached" */
+    assert_int_equal(fs_can_tell_cached(fd), kernel_has_cachestat(fd));
     if (!kernel_has_cachestat(fd) || on_tmpfs(path)) {
         assert_true(fs_range_cached(fd, 0, (off_t)n)); /* cannot tell: as before */
     } else {

@@ -16,15 +16,14 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${STRATA_BUILD_DIR:-$ROOT/build}"
+source "$ROOT/scripts/bench/lib.sh"
 
 if [[ -z "${STRATA_BENCH_NO_BUILD:-}" ]]; then
-    "$ROOT/scripts/install-deps.sh"
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target strata-broker strata-bench
+    bench_build "$BUILD" strata-broker strata-bench
 fi
 
 DATA="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench.XXXXXX")"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PORT="$(bench_free_port)"
 BROKER_PID=""
 cleanup() {
     if [[ -n "$BROKER_PID" ]] && kill -0 "$BROKER_PID" 2>/dev/null; then
@@ -54,18 +53,7 @@ fi
     --override "log.dirs=$DATA/data" >"$DATA/broker.log" 2>&1 &
 BROKER_PID=$!
 
-# Wait (bounded) until the broker answers a metadata request.
-for _ in $(seq 1 300); do
-    if kcat -L -b "127.0.0.1:$PORT" -m 1 >/dev/null 2>&1; then
-        break
-    fi
-    if ! kill -0 "$BROKER_PID" 2>/dev/null; then
-        echo "broker.sh: broker exited; log:" >&2
-        cat "$DATA/broker.log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
+bench_wait_broker "127.0.0.1:$PORT" "$BROKER_PID" "$DATA/broker.log"
 
 echo "broker.sh: $(uname -m), $(nproc) cores, $(uname -r); broker on 127.0.0.1:$PORT, data in $DATA" >&2
 "$BUILD/strata-bench" --bootstrap "127.0.0.1:$PORT" --broker-pid "$BROKER_PID" "${PIN_BENCH[@]}" "$@"

@@ -18,16 +18,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${STRATA_BUILD_DIR:-$ROOT/build}"
 RECORDS="${1:-100000}"
 BPS="${STRATA_COLD_READ_BPS:-20971520}"
+source "$ROOT/scripts/bench/lib.sh"
 
 if [[ -z "${STRATA_BENCH_NO_BUILD:-}" ]]; then
-    "$ROOT/scripts/install-deps.sh"
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target strata-broker strata-bench
+    bench_build "$BUILD" strata-broker strata-bench
 fi
 BROKER_BIN="${STRATA_BROKER_BIN:-$BUILD/strata-broker}"
 
 DATA="$(mktemp -d "${TMPDIR:-/tmp}/strata-cold-read.XXXXXX")"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PORT="$(bench_free_port)"
 CGROUP=/sys/fs/cgroup/blkio/strata-cold-read
 BROKER_PID=""
 cleanup() {
@@ -47,11 +46,7 @@ trap cleanup EXIT
     --override "advertised.listeners=PLAINTEXT://127.0.0.1:$PORT" \
     --override "log.dirs=$DATA/data" >"$DATA/broker.log" 2>&1 &
 BROKER_PID=$!
-for _ in $(seq 1 300); do
-    kcat -L -b "127.0.0.1:$PORT" -m 1 >/dev/null 2>&1 && break
-    kill -0 "$BROKER_PID" 2>/dev/null || { cat "$DATA/broker.log" >&2; exit 1; }
-    sleep 0.1
-done
+bench_wait_broker "127.0.0.1:$PORT" "$BROKER_PID" "$DATA/broker.log"
 
 "$BUILD/strata-bench" --bootstrap "127.0.0.1:$PORT" --no-mock --no-pin --reps 1 --acks 1 \
     --sizes 1024 --records "$RECORDS" >/dev/null 2>"$DATA/bench.err" || { cat "$DATA/bench.err" >&2; exit 1; }

@@ -16,16 +16,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${BUILD:-$ROOT/build}"
 RECORDS="${1:-1000000}"
 ROUNDS="${2:-3}"
+source "$ROOT/scripts/bench/lib.sh"
 
 if [[ -z "${NO_BUILD:-}" ]]; then
-    "$ROOT/scripts/install-deps.sh"
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" \
-        --target strata-broker strata strata-idemprod
+    bench_build "$BUILD" strata-broker strata strata-idemprod
 fi
 
 DATA="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench-groups.XXXXXX")"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PORT="$(bench_free_port)"
 BS="127.0.0.1:$PORT"
 BROKER_PID=""
 MEMBERS=()
@@ -46,11 +44,7 @@ trap cleanup EXIT
     --override group.initial.rebalance.delay.ms=0 \
     --override "log.dirs=$DATA/data" >"$DATA/broker.log" 2>&1 &
 BROKER_PID=$!
-for _ in $(seq 1 300); do
-    kcat -L -b "$BS" -m 1 >/dev/null 2>&1 && break
-    kill -0 "$BROKER_PID" 2>/dev/null || { cat "$DATA/broker.log" >&2; exit 1; }
-    sleep 0.1
-done
+bench_wait_broker "$BS" "$BROKER_PID" "$DATA/broker.log"
 echo "groups.sh: $(uname -m), $(nproc) cores; broker on $BS; $RECORDS records x $ROUNDS rounds" >&2
 
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
